@@ -1,0 +1,94 @@
+//! Image data sets held in memory, and the seeded batch order shared by every training run.
+
+use burn::prelude::*;
+use rand::seq::SliceRandom;
+
+use crate::model::ImageShape;
+use crate::rng::{Stream, substream};
+use crate::{Error, Result};
+
+/// A labelled image set: `len()` samples of shape `shape`, f32 values (row-major
+/// `[N, C, H, W]`) and u8 class labels `[N]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageSet {
+    /// Shape of one sample.
+    pub shape: ImageShape,
+    /// `N * C * H * W` values, sample after sample.
+    pub images: Vec<f32>,
+    /// `N` class labels.
+    pub labels: Vec<u8>,
+}
+
+impl ImageSet {
+    /// A set from its parts.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if the number of values is not `labels.len() * shape.values()`.
+    pub fn new(shape: ImageShape, images: Vec<f32>, labels: Vec<u8>) -> Result<Self> {
+        if images.len() != labels.len() * shape.values() {
+            return Err(Error::invalid(format!(
+                "{} image values do not make {} samples of {}",
+                images.len(),
+                labels.len(),
+                shape
+            )));
+        }
+        Ok(Self {
+            shape,
+            images,
+            labels,
+        })
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Number of classes: the largest label plus one.
+    pub fn classes(&self) -> usize {
+        self.labels.iter().max().map_or(0, |&m| m as usize + 1)
+    }
+
+    /// Values of sample `i`, `[C, H, W]` row-major.
+    pub fn sample(&self, i: usize) -> &[f32] {
+        let n = self.shape.values();
+        &self.images[i * n..(i + 1) * n]
+    }
+
+    /// The first `n` samples (all of them if there are fewer).
+    pub fn head(&self, n: usize) -> ImageSet {
+        let n = n.min(self.len());
+        ImageSet {
+            shape: self.shape,
+            images: self.images[..n * self.shape.values()].to_vec(),
+            labels: self.labels[..n].to_vec(),
+        }
+    }
+
+    /// The samples `indices` as tensors on `device`: images `[B, C, H, W]` and labels `[B]`.
+    pub fn batch(&self, indices: &[usize], device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+        let mut values = Vec::with_capacity(indices.len() * self.shape.values());
+        for &i in indices {
+            values.extend_from_slice(self.sample(i));
+        }
+        let [c, h, w] = self.shape.dims();
+        let images = Tensor::from_data(TensorData::new(values, [indices.len(), c, h, w]), device);
+        let labels: Vec<i64> = indices.iter().map(|&i| self.labels[i] as i64).collect();
+        let labels = Tensor::from_data(TensorData::new(labels, [indices.len()]), device);
+        (images, labels)
+    }
+}
+
+/// The order in which epoch `epoch` visits `len` samples: a permutation drawn from the
+/// [`Stream::BatchOrder`] sub-stream `epoch` of `seed`. Batches are consecutive chunks of it.
+pub fn batch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    order.shuffle(&mut substream(seed, Stream::BatchOrder, epoch as u64));
+    order
+}

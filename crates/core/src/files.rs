@@ -1,0 +1,152 @@
+//! Writing outputs so that a failure never leaves a half-written one: files go to a temporary
+//! file in the same directory and are renamed into place; output directories are built under
+//! a temporary name beside their target and renamed when complete.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{Error, Result};
+
+/// Permission bits of an ordinary output file.
+const PUBLIC_MODE: u32 = 0o644;
+/// Permission bits of a secret (the key): owner read/write only.
+pub const SECRET_MODE: u32 = 0o600;
+
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Writes `bytes` to `path` atomically with permission bits `mode` (e.g. [`SECRET_MODE`]).
+///
+/// # Errors
+/// [`Error::File`] naming `path` if the directory is missing or not writable.
+pub fn write_atomic_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let fail = |e: std::io::Error| Error::file(path, format!("cannot write: {e}"));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".amalgam-")
+        .tempfile_in(parent_of(path))
+        .map_err(fail)?;
+    tmp.write_all(bytes).map_err(fail)?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically (mode 0644).
+///
+/// # Errors
+/// As [`write_atomic_with_mode`].
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with_mode(path, bytes, PUBLIC_MODE)
+}
+
+/// Writes `value` as pretty JSON to `path` atomically.
+///
+/// # Errors
+/// As [`write_atomic_with_mode`].
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_vec_pretty(value)
+        .map_err(|e| Error::file(path, format!("cannot encode JSON: {e}")))?;
+    text.push(b'\n');
+    write_atomic(path, &text)
+}
+
+/// Reads a file, naming it in the error.
+///
+/// # Errors
+/// [`Error::File`] if the file is missing or unreadable.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))
+}
+
+/// Reads and parses a JSON file.
+///
+/// # Errors
+/// [`Error::File`] if the file is missing, unreadable or not the expected JSON.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = read(path)?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::file(path, format!("invalid JSON: {e}")))
+}
+
+/// Checks that the output directory `target` can be created: it does not exist, or is an
+/// empty directory. Call it before long work whose result goes there.
+///
+/// # Errors
+/// [`Error::File`] naming `target` otherwise.
+pub fn check_new_dir(target: &Path) -> Result<()> {
+    if target.exists() {
+        let empty = fs::read_dir(target)
+            .map(|mut entries| entries.next().is_none())
+            .unwrap_or(false);
+        if !empty {
+            return Err(Error::file(
+                target,
+                "already exists and is not an empty directory; choose another output path",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An output directory under construction. Files are written into [`path`](Self::path), a
+/// temporary directory beside the target; [`commit`](Self::commit) renames it to the target.
+/// Dropped without a commit (after an error), it is removed, leaving nothing behind.
+pub struct StagingDir {
+    tmp: tempfile::TempDir,
+    target: PathBuf,
+}
+
+impl StagingDir {
+    /// Starts building the directory `target`.
+    ///
+    /// # Errors
+    /// [`Error::File`] if `target` exists and is not an empty directory, or its parent is
+    /// not writable.
+    pub fn new(target: &Path) -> Result<Self> {
+        check_new_dir(target)?;
+        let parent = parent_of(target);
+        fs::create_dir_all(parent)
+            .map_err(|e| Error::file(parent, format!("cannot create directory: {e}")))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".amalgam-staging-")
+            .tempdir_in(parent)
+            .map_err(|e| Error::file(parent, format!("cannot create directory: {e}")))?;
+        Ok(Self {
+            tmp,
+            target: target.to_path_buf(),
+        })
+    }
+
+    /// Where to write the directory's files until it is committed.
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Moves the finished directory to its target.
+    ///
+    /// # Errors
+    /// [`Error::File`] naming the target if the rename fails.
+    pub fn commit(self) -> Result<PathBuf> {
+        let fail = |e: std::io::Error| Error::file(&self.target, format!("cannot create: {e}"));
+        fs::set_permissions(self.tmp.path(), fs::Permissions::from_mode(0o755)).map_err(fail)?;
+        if self.target.exists() {
+            fs::remove_dir(&self.target).map_err(fail)?;
+        }
+        let staged = self.tmp.keep();
+        fs::rename(&staged, &self.target).map_err(|e| {
+            let _ = fs::remove_dir_all(&staged);
+            Error::file(&self.target, format!("cannot create: {e}"))
+        })?;
+        Ok(self.target)
+    }
+}

@@ -1,0 +1,189 @@
+//! Tensors on disk in the safetensors format: a named set of host tensors plus string metadata.
+//!
+//! All amalgam tensor files (bundle data, initial and trained weights, extracted models) go
+//! through [`write_tensor_file`] and [`read_tensor_file`], so every format error names its file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::{Error, Result};
+
+/// The values of a host tensor, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Values {
+    /// 32-bit floats (images, weights).
+    F32(Vec<f32>),
+    /// Bytes (class labels).
+    U8(Vec<u8>),
+}
+
+/// A tensor held on the host: shape and row-major values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostTensor {
+    /// Dimensions, outermost first.
+    pub shape: Vec<usize>,
+    /// `shape.iter().product()` values.
+    pub values: Values,
+}
+
+impl HostTensor {
+    /// An f32 tensor. Panics if `values.len()` does not match `shape` (a programming error).
+    pub fn f32(shape: Vec<usize>, values: Vec<f32>) -> Self {
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            values.len(),
+            "shape/values mismatch"
+        );
+        Self {
+            shape,
+            values: Values::F32(values),
+        }
+    }
+
+    /// A u8 tensor. Panics if `values.len()` does not match `shape` (a programming error).
+    pub fn u8(shape: Vec<usize>, values: Vec<u8>) -> Self {
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            values.len(),
+            "shape/values mismatch"
+        );
+        Self {
+            shape,
+            values: Values::U8(values),
+        }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        match &self.values {
+            Values::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Values::U8(v) => v.clone(),
+        }
+    }
+
+    fn dtype(&self) -> Dtype {
+        match self.values {
+            Values::F32(_) => Dtype::F32,
+            Values::U8(_) => Dtype::U8,
+        }
+    }
+}
+
+/// The contents of a safetensors file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TensorFile {
+    /// Tensors by name.
+    pub tensors: BTreeMap<String, HostTensor>,
+    /// The file's `__metadata__` strings.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Writes `file` to `path` atomically (temporary file + rename).
+///
+/// # Errors
+/// [`Error::File`] naming `path` if it cannot be written.
+pub fn write_tensor_file(path: &Path, file: &TensorFile) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| Error::file(path, format!("cannot write: {e}"));
+    let bytes: Vec<(String, Vec<u8>)> = file
+        .tensors
+        .iter()
+        .map(|(name, t)| (name.clone(), t.bytes()))
+        .collect();
+    let views = file
+        .tensors
+        .values()
+        .zip(&bytes)
+        .map(|(t, (name, b))| {
+            TensorView::new(t.dtype(), t.shape.clone(), b).map(|view| (name.clone(), view))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| fail(&e))?;
+    let metadata: HashMap<String, String> = file.metadata.clone().into_iter().collect();
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".amalgam-")
+        .tempfile_in(parent)
+        .map_err(|e| fail(&e))?;
+    safetensors::serialize_to_file(views, Some(metadata), tmp.path()).map_err(|e| fail(&e))?;
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644)).map_err(|e| fail(&e))?;
+    tmp.persist(path).map_err(|e| fail(&e.error))?;
+    Ok(())
+}
+
+/// Reads a safetensors file. Only F32 and U8 tensors are accepted.
+///
+/// # Errors
+/// [`Error::File`] naming `path` if it is missing, truncated, not safetensors, or holds
+/// another dtype.
+pub fn read_tensor_file(path: &Path) -> Result<TensorFile> {
+    let bytes = crate::files::read(path)?;
+    let parsed = SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
+    let metadata = header
+        .metadata()
+        .clone()
+        .map(|m| m.into_iter().collect())
+        .unwrap_or_default();
+    let mut tensors = BTreeMap::new();
+    for (name, view) in parsed.tensors() {
+        let shape = view.shape().to_vec();
+        let data = view.data();
+        let values = match view.dtype() {
+            Dtype::F32 => Values::F32(
+                data.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            ),
+            Dtype::U8 => Values::U8(data.to_vec()),
+            other => {
+                return Err(Error::file(
+                    path,
+                    format!("tensor `{name}` has dtype {other:?}; expected F32 or U8"),
+                ));
+            }
+        };
+        tensors.insert(name, HostTensor { shape, values });
+    }
+    Ok(TensorFile { tensors, metadata })
+}
+
+impl TensorFile {
+    /// Removes and returns the f32 tensor `name` with its shape.
+    ///
+    /// # Errors
+    /// [`Error::File`] naming `path` (the file this was read from) if the tensor is missing
+    /// or not F32.
+    pub fn take_f32(&mut self, name: &str, path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
+        match self.tensors.remove(name) {
+            Some(HostTensor {
+                shape,
+                values: Values::F32(v),
+            }) => Ok((shape, v)),
+            Some(_) => Err(Error::file(path, format!("tensor `{name}` is not F32"))),
+            None => Err(Error::file(path, format!("tensor `{name}` is missing"))),
+        }
+    }
+
+    /// Removes and returns the u8 tensor `name` with its shape.
+    ///
+    /// # Errors
+    /// [`Error::File`] naming `path` if the tensor is missing or not U8.
+    pub fn take_u8(&mut self, name: &str, path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
+        match self.tensors.remove(name) {
+            Some(HostTensor {
+                shape,
+                values: Values::U8(v),
+            }) => Ok((shape, v)),
+            Some(_) => Err(Error::file(path, format!("tensor `{name}` is not U8"))),
+            None => Err(Error::file(path, format!("tensor `{name}` is missing"))),
+        }
+    }
+}

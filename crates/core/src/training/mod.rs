@@ -1,0 +1,12 @@
+//! The one training loop used by both the cloud trainer (augmented network, many branches) and
+//! the owner's plain baseline (original network, one branch). Sharing it is what makes the
+//! exactness invariant hold: the real branch goes through exactly the operations the plain
+//! model goes through.
+
+mod config;
+mod evaluate;
+mod train;
+
+pub use config::{OptimizerKind, TRAIN_FORMAT_VERSION, TrainConfig};
+pub use evaluate::{Evaluation, evaluate};
+pub use train::{BranchedClassifier, EpochLog, train};

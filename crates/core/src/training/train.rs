@@ -1,0 +1,105 @@
+//! The training loop.
+
+use std::time::Instant;
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use indicatif::ProgressBar;
+
+use super::TrainConfig;
+use crate::data::{ImageSet, batch_order};
+use crate::model::Network;
+
+/// A classifier with one or more branches, each producing its own logits from the same batch.
+/// The loss is the sum of the branches' cross-entropies; with disjoint parameters, each
+/// branch's gradients are exactly those it would get trained alone.
+pub trait BranchedClassifier: Module {
+    /// Number of branches (length of [`forward_branches`](Self::forward_branches)' output).
+    fn branch_count(&self) -> usize;
+    /// One logits tensor `[B, classes]` per branch for the images `[B, C, H, W]`.
+    fn forward_branches(&self, images: Tensor<4>) -> Vec<Tensor<2>>;
+}
+
+impl BranchedClassifier for Network {
+    fn branch_count(&self) -> usize {
+        1
+    }
+    fn forward_branches(&self, images: Tensor<4>) -> Vec<Tensor<2>> {
+        vec![self.forward(images)]
+    }
+}
+
+/// What one epoch did.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochLog {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean cross-entropy (nats per sample) of each branch over the epoch.
+    pub branch_loss: Vec<f64>,
+    /// Wall time of the epoch in seconds.
+    pub seconds: f64,
+}
+
+/// Trains `model` on `data` as `config` says, on the autodiff `device`.
+///
+/// Each epoch visits the samples in [`batch_order`] and takes one optimizer step per batch
+/// on the sum of the branches' mean cross-entropies. `progress` advances by one per batch;
+/// `on_epoch` is called after each epoch (e.g. to append to a log).
+pub fn train<M: BranchedClassifier>(
+    mut model: M,
+    data: &ImageSet,
+    config: &TrainConfig,
+    device: &Device,
+    progress: &ProgressBar,
+    mut on_epoch: impl FnMut(&EpochLog),
+) -> (M, Vec<EpochLog>) {
+    let mut optimizer = config.optimizer.build();
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let branches = model.branch_count();
+    let mut logs = Vec::with_capacity(config.epochs);
+    progress.set_length((config.epochs * data.len().div_ceil(config.batch_size)) as u64);
+    for epoch in 0..config.epochs {
+        let start = Instant::now();
+        let mut loss_sums = vec![0.0f64; branches];
+        for batch in
+            batch_order(data.len(), config.batch_order_seed, epoch).chunks(config.batch_size)
+        {
+            let (images, labels) = data.batch(batch, device);
+            let losses: Vec<Tensor<1>> = model
+                .forward_branches(images)
+                .into_iter()
+                .map(|logits| loss_fn.forward(logits, labels.clone()))
+                .collect();
+            let values = Tensor::cat(losses.clone(), 0).into_data();
+            for (sum, v) in loss_sums.iter_mut().zip(values.iter::<f32>()) {
+                *sum += f64::from(v) * batch.len() as f64;
+            }
+            let total = losses
+                .into_iter()
+                .reduce(|a, b| a + b)
+                .expect("a classifier has at least one branch");
+            let grads = GradientsParams::from_grads(total.backward(), &model);
+            model = optimizer.step(config.learning_rate, model, grads);
+            progress.inc(1);
+        }
+        let log = EpochLog {
+            epoch: epoch + 1,
+            branch_loss: loss_sums.iter().map(|s| s / data.len() as f64).collect(),
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        progress.set_message(format!(
+            "epoch {}/{} loss {}",
+            log.epoch,
+            config.epochs,
+            log.branch_loss
+                .iter()
+                .map(|l| format!("{l:.4}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+        on_epoch(&log);
+        logs.push(log);
+    }
+    (model, logs)
+}

@@ -1,0 +1,80 @@
+//! The model augmenter: hides the original network among decoy sub-networks.
+
+use amalgam_core::bundle::{AugmentedSpec, BranchSpec, branch_prefix};
+use amalgam_core::model::{ModelSpec, SPEC_FORMAT_VERSION, Weights, initial_weights};
+use amalgam_core::rng::{Stream, stream, substream};
+use rand::Rng;
+
+use crate::noise::NoiseLayout;
+
+/// The augmented network and the secret of where its real branch is.
+#[derive(Clone, Debug)]
+pub struct AugmentedModel {
+    /// The spec that goes into the bundle.
+    pub spec: AugmentedSpec,
+    /// Initial weights of all branches (`branches.{i}.{param}`).
+    pub init: Weights,
+    /// Index of the real branch (goes into the key only).
+    pub real_branch: usize,
+}
+
+/// Builds the augmented network: the real branch (`layout`'s keep indices, the original
+/// `spec` and its initial weights `init`) and `decoys` decoy sub-networks, in a random order.
+///
+/// As in the authors' prototype, each decoy has the original architecture, its own random
+/// keep indices (same count, drawn like the real ones) and its own initial weights
+/// (sub-streams of [`Stream::DecoyKeepIndices`] and [`Stream::DecoyInit`] of `key_seed`).
+/// The real branch's position is drawn from [`Stream::BranchOrder`].
+pub fn augment_model(
+    spec: &ModelSpec,
+    init: &Weights,
+    layout: &NoiseLayout,
+    decoys: usize,
+    key_seed: u64,
+) -> AugmentedModel {
+    let real_branch = stream(key_seed, Stream::BranchOrder).random_range(0..=decoys);
+    let mut branches = Vec::with_capacity(decoys + 1);
+    let mut branch_weights = Vec::with_capacity(decoys + 1);
+    for d in 0..decoys as u64 {
+        let decoy_layout = NoiseLayout::draw(
+            layout.original,
+            layout.augmented,
+            &mut substream(key_seed, Stream::DecoyKeepIndices, d),
+        );
+        branches.push(BranchSpec {
+            keep_indices: decoy_layout.keep_indices,
+            network: spec.clone(),
+        });
+        branch_weights.push(initial_weights(
+            spec,
+            &mut substream(key_seed, Stream::DecoyInit, d),
+        ));
+    }
+    branches.insert(
+        real_branch,
+        BranchSpec {
+            keep_indices: layout.keep_indices.clone(),
+            network: spec.clone(),
+        },
+    );
+    branch_weights.insert(real_branch, init.clone());
+    let init = branch_weights
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, weights)| {
+            weights
+                .into_iter()
+                .map(move |(name, t)| (format!("{}{name}", branch_prefix(i)), t))
+        })
+        .collect();
+    AugmentedModel {
+        spec: AugmentedSpec {
+            format_version: SPEC_FORMAT_VERSION,
+            input: layout.augmented,
+            classes: spec.classes,
+            branches,
+        },
+        init,
+        real_branch,
+    }
+}

@@ -1,0 +1,48 @@
+//! The plain baseline: the original model trained on the original data, with the same initial
+//! weights, batch order and training loop as the real branch in the cloud.
+
+use std::time::Instant;
+
+use amalgam_core::backend::training_device;
+use amalgam_core::model::{Network, Weights, set_weights, weights_of};
+use amalgam_core::training::{EpochLog, train};
+use indicatif::ProgressBar;
+
+use crate::data::Dataset;
+use crate::setup::OwnerSetup;
+
+/// The trained plain model.
+#[derive(Clone, Debug)]
+pub struct BaselineOutcome {
+    /// Trained weights (PyTorch names).
+    pub weights: Weights,
+    /// Per-epoch loss.
+    pub epochs: Vec<EpochLog>,
+    /// Wall time of the training loop in seconds.
+    pub train_seconds: f64,
+}
+
+/// Trains `setup`'s model on `dataset`'s training set.
+pub fn train_baseline(
+    dataset: &Dataset,
+    setup: &OwnerSetup,
+    progress: &ProgressBar,
+) -> BaselineOutcome {
+    let device = training_device();
+    let mut network = Network::new(&setup.spec, &device);
+    set_weights(&mut network, &setup.init).expect("initial weights are made from the spec");
+    let start = Instant::now();
+    let (network, epochs) = train(
+        network,
+        &dataset.train,
+        &setup.train,
+        &device,
+        progress,
+        |_| {},
+    );
+    BaselineOutcome {
+        weights: weights_of(&network),
+        epochs,
+        train_seconds: start.elapsed().as_secs_f64(),
+    }
+}

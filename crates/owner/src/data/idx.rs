@@ -1,0 +1,132 @@
+//! The IDX format of MNIST and Fashion-MNIST (LeCun et al.): a big-endian header
+//! `0x00 0x00 0x08 ndim`, `ndim` u32 dimensions, then u8 values. Files may be gzip-compressed.
+
+use std::io::Read;
+use std::path::Path;
+
+use amalgam_core::data::ImageSet;
+use amalgam_core::files::read;
+use amalgam_core::model::ImageShape;
+use amalgam_core::{Error, Result};
+use flate2::read::GzDecoder;
+
+/// Unsigned-byte data type code of the IDX header.
+const IDX_U8: u8 = 0x08;
+
+/// Decompresses gzip data (recognised by its magic bytes); returns other data as it is.
+fn decompress(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .map_err(|e| Error::file(path, format!("corrupt or truncated gzip data: {e}")))?;
+        Ok(out)
+    } else {
+        Ok(bytes.to_vec())
+    }
+}
+
+/// Parses an IDX file of `ndim` dimensions; returns the dimensions and the values.
+fn parse_idx(bytes: &[u8], ndim: u8, path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
+    let data = decompress(bytes, path)?;
+    let header = data
+        .get(..4)
+        .ok_or_else(|| Error::file(path, "truncated IDX header"))?;
+    if header != [0, 0, IDX_U8, ndim] {
+        return Err(Error::file(
+            path,
+            format!(
+                "wrong IDX magic number {:02x}{:02x}{:02x}{:02x}; expected 000008{ndim:02x} (unsigned bytes, {ndim} dimensions)",
+                header[0], header[1], header[2], header[3]
+            ),
+        ));
+    }
+    let body_start = 4 + 4 * ndim as usize;
+    let dims: Vec<usize> = data
+        .get(4..body_start)
+        .ok_or_else(|| Error::file(path, "truncated IDX header"))?
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    let count: usize = dims.iter().product();
+    let body = &data[body_start..];
+    if body.len() != count {
+        return Err(Error::file(
+            path,
+            format!(
+                "truncated or oversized IDX file: dimensions {dims:?} need {count} bytes of data, found {}",
+                body.len()
+            ),
+        ));
+    }
+    Ok((dims, body.to_vec()))
+}
+
+/// Images of an IDX file: shape `[1, H, W]` and u8 pixels scaled by 1/255 to [0, 1].
+pub(super) fn parse_idx_images(bytes: &[u8], path: &Path) -> Result<(ImageShape, Vec<f32>)> {
+    let (dims, values) = parse_idx(bytes, 3, path)?;
+    let shape = ImageShape {
+        channels: 1,
+        height: dims[1],
+        width: dims[2],
+    };
+    if shape.values() == 0 {
+        return Err(Error::file(path, "images have zero size"));
+    }
+    Ok((
+        shape,
+        values.iter().map(|&v| f32::from(v) / 255.0).collect(),
+    ))
+}
+
+/// Labels of an IDX file.
+pub(super) fn parse_idx_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+    Ok(parse_idx(bytes, 1, path)?.1)
+}
+
+/// Pairs images and labels into a set; errors name the label file and the image file.
+pub(super) fn pair(
+    (shape, images): (ImageShape, Vec<f32>),
+    labels: Vec<u8>,
+    images_path: &Path,
+    labels_path: &Path,
+) -> Result<ImageSet> {
+    let count = images.len() / shape.values();
+    if count != labels.len() {
+        return Err(Error::file(
+            labels_path,
+            format!(
+                "image/label count mismatch: {} labels but {count} images in {}",
+                labels.len(),
+                images_path.display()
+            ),
+        ));
+    }
+    ImageSet::new(shape, images, labels).map_err(|e| Error::file(labels_path, e))
+}
+
+/// Reads an IDX image file (gzip or raw): shape `[1, H, W]` and pixels in [0, 1].
+///
+/// # Errors
+/// [`Error::File`] naming `path` if it is missing, truncated or has the wrong magic number.
+pub fn read_idx_images(path: &Path) -> Result<(ImageShape, Vec<f32>)> {
+    parse_idx_images(&read(path)?, path)
+}
+
+/// Reads an IDX label file (gzip or raw).
+///
+/// # Errors
+/// [`Error::File`] naming `path` if it is missing, truncated or has the wrong magic number.
+pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>> {
+    parse_idx_labels(&read(path)?, path)
+}
+
+/// Reads an image file and its label file into a set.
+pub(super) fn read_idx_set(images: &Path, labels: &Path) -> Result<ImageSet> {
+    pair(
+        read_idx_images(images)?,
+        read_idx_labels(labels)?,
+        images,
+        labels,
+    )
+}

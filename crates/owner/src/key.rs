@@ -1,0 +1,60 @@
+//! The secret key: what only the owner holds. It says which branch of the bundle is real,
+//! where the real pixels are, and which bundle it belongs to.
+
+use std::path::Path;
+
+use amalgam_core::files::{SECRET_MODE, read_json, write_atomic_with_mode};
+use amalgam_core::model::{ImageShape, ModelSpec, SPEC_FORMAT_VERSION};
+use amalgam_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::noise::NoiseKind;
+
+/// The owner's secret for one bundle (`key.json`, file mode 0600).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecretKey {
+    /// Format version ([`SPEC_FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Fingerprint of the bundle this key belongs to ([`amalgam_core::bundle::fingerprint`]).
+    pub bundle_fingerprint: String,
+    /// Index of the real branch among the bundle's branches.
+    pub real_branch: usize,
+    /// The original model.
+    pub original: ModelSpec,
+    /// Shape of the augmented samples.
+    pub augmented: ImageShape,
+    /// Augmentation amount `a`.
+    pub amount: f64,
+    /// Noise distribution.
+    pub noise: NoiseKind,
+    /// Per channel, the sorted positions of the real pixels in the flattened `H' * W'` grid.
+    pub keep_indices: Vec<Vec<u32>>,
+}
+
+impl SecretKey {
+    /// Writes the key to `path` atomically, readable by its owner only.
+    ///
+    /// # Errors
+    /// [`Error::File`] naming `path` if it cannot be written.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut text = serde_json::to_vec_pretty(self).expect("a key always encodes");
+        text.push(b'\n');
+        write_atomic_with_mode(path, &text, SECRET_MODE)
+    }
+
+    /// Reads and checks a key.
+    ///
+    /// # Errors
+    /// [`Error::File`] naming `path` if it is missing, not a key, or inconsistent.
+    pub fn read(path: &Path) -> Result<Self> {
+        let key: SecretKey = read_json(path)?;
+        if key.format_version != SPEC_FORMAT_VERSION {
+            return Err(Error::file(
+                path,
+                format!("key format_version {} is not supported", key.format_version),
+            ));
+        }
+        key.original.validate().map_err(|e| Error::file(path, e))?;
+        Ok(key)
+    }
+}

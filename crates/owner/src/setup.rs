@@ -1,0 +1,62 @@
+//! What the owner fixes before any training, shared by the augmenter and the plain baseline
+//! so that the real branch and the baseline start from the same weights and see the same
+//! batches.
+
+use amalgam_core::Result;
+use amalgam_core::model::{Architecture, ModelSpec, Weights, initial_weights};
+use amalgam_core::rng::{Stream, stream};
+use amalgam_core::training::{OptimizerKind, TRAIN_FORMAT_VERSION, TrainConfig};
+use rand::RngCore;
+
+use crate::data::Dataset;
+
+/// Training hyper-parameters chosen by the owner.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainSettings {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Samples per batch.
+    pub batch_size: usize,
+    /// Learning rate.
+    pub learning_rate: f64,
+    /// Optimizer.
+    pub optimizer: OptimizerKind,
+}
+
+/// The original model, its initial weights and the training config, from the training seed.
+#[derive(Clone, Debug)]
+pub struct OwnerSetup {
+    /// The original model.
+    pub spec: ModelSpec,
+    /// Its initial weights, from stream [`Stream::ModelInit`] of the seed.
+    pub init: Weights,
+    /// The training config; its batch-order seed comes from stream [`Stream::BatchOrderSeed`].
+    pub train: TrainConfig,
+}
+
+impl OwnerSetup {
+    /// Fixes model, weights and config for `dataset`.
+    ///
+    /// # Errors
+    /// [`amalgam_core::Error::Invalid`] if the model does not fit the data or a setting is
+    /// out of range.
+    pub fn new(
+        dataset: &Dataset,
+        architecture: Architecture,
+        settings: &TrainSettings,
+        seed: u64,
+    ) -> Result<Self> {
+        let spec = ModelSpec::new(architecture, dataset.train.shape, dataset.classes())?;
+        let init = initial_weights(&spec, &mut stream(seed, Stream::ModelInit));
+        let train = TrainConfig {
+            format_version: TRAIN_FORMAT_VERSION,
+            epochs: settings.epochs,
+            batch_size: settings.batch_size,
+            learning_rate: settings.learning_rate,
+            optimizer: settings.optimizer,
+            batch_order_seed: stream(seed, Stream::BatchOrderSeed).next_u64(),
+        };
+        train.validate()?;
+        Ok(Self { spec, init, train })
+    }
+}

@@ -1,0 +1,222 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use amalgam_core::model::Architecture;
+use amalgam_core::training::OptimizerKind;
+use amalgam_owner::noise::NoiseKind;
+use amalgam_owner::setup::TrainSettings;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Obfuscated neural-network training on untrusted compute (Amalgam, Taki & Mastorakis,
+/// Middleware 2024).
+///
+/// The owner augments data and model into a bundle plus a secret key; the cloud trains the
+/// bundle without the key; the owner extracts the trained original model with the key.
+#[derive(Parser, Debug)]
+#[command(name = "amalgam", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Owner: augment data and model into a bundle (for the cloud) and a key (kept secret).
+    Augment(AugmentArgs),
+    /// Cloud: train a bundle; writes the trained augmented weights and a JSONL log.
+    Train(TrainArgs),
+    /// Owner: extract the trained original model from trained weights, with the key.
+    Extract(ExtractArgs),
+    /// Owner: train the original model on the original data (the comparison point).
+    Baseline(BaselineArgs),
+    /// Test accuracy and loss of a model directory on the original test set.
+    Eval(EvalArgs),
+    /// The main job: augment, train, extract, evaluate, train the baseline, compare, report.
+    Run(RunArgs),
+}
+
+/// The original data.
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Directory with the four IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte,
+    /// t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte). Default: the embedded Fashion-MNIST
+    /// subset (10,000 train / 2,000 test).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+/// Model architectures offered on the command line.
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum ModelChoice {
+    /// LeNet-5: conv 5x5 6, pool, conv 5x5 16, pool, fc 120, fc 84, fc classes.
+    Lenet,
+    /// MLP with hidden layers 256 and 128.
+    Mlp,
+}
+
+impl ModelChoice {
+    pub fn architecture(self) -> Architecture {
+        match self {
+            ModelChoice::Lenet => Architecture::Lenet,
+            ModelChoice::Mlp => Architecture::default_mlp(),
+        }
+    }
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum OptimizerChoice {
+    /// Plain SGD.
+    Sgd,
+    /// Adam (betas 0.9/0.999, eps 1e-8).
+    Adam,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum NoiseChoice {
+    /// U[0, 1).
+    Uniform,
+    /// |N(0, 1)| clamped to [0, 1].
+    Gaussian,
+}
+
+impl From<NoiseChoice> for NoiseKind {
+    fn from(n: NoiseChoice) -> Self {
+        match n {
+            NoiseChoice::Uniform => NoiseKind::Uniform,
+            NoiseChoice::Gaussian => NoiseKind::Gaussian,
+        }
+    }
+}
+
+/// The original model and how to train it.
+#[derive(Args, Debug, Clone)]
+pub struct TrainingArgs {
+    /// Model architecture.
+    #[arg(long, value_enum, default_value = "lenet")]
+    pub model: ModelChoice,
+    /// Training seed: initial weights and batch order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 2)]
+    pub epochs: usize,
+    /// Samples per batch.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value = "adam")]
+    pub optimizer: OptimizerChoice,
+}
+
+impl TrainingArgs {
+    pub fn settings(&self) -> TrainSettings {
+        TrainSettings {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            learning_rate: self.lr,
+            optimizer: match self.optimizer {
+                OptimizerChoice::Sgd => OptimizerKind::Sgd,
+                OptimizerChoice::Adam => OptimizerKind::Adam,
+            },
+        }
+    }
+}
+
+/// How to obfuscate.
+#[derive(Args, Debug, Clone)]
+pub struct ObfuscationArgs {
+    /// Augmentation amount a in (0, 4]: sides grow to H + floor(H * a).
+    #[arg(long, default_value_t = 0.25)]
+    pub amount: f64,
+    /// Noise distribution.
+    #[arg(long, value_enum, default_value = "uniform")]
+    pub noise: NoiseChoice,
+    /// Number of decoy sub-networks.
+    #[arg(long, default_value_t = 1)]
+    pub decoys: usize,
+    /// Key seed: noise positions and values, branch order, decoys. Default: the training seed
+    /// (the streams are independent either way).
+    #[arg(long)]
+    pub key_seed: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct AugmentArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
+    #[command(flatten)]
+    pub obfuscation: ObfuscationArgs,
+    /// Output bundle directory (must not exist or be empty).
+    #[arg(long, value_name = "OUT_DIR")]
+    pub bundle: PathBuf,
+    /// Output key file (mode 0600; must not exist).
+    #[arg(long, value_name = "OUT_KEY")]
+    pub key: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Bundle directory written by `amalgam augment`.
+    #[arg(value_name = "BUNDLE_DIR")]
+    pub bundle: PathBuf,
+    /// Output file for the trained augmented weights (safetensors).
+    #[arg(long, value_name = "TRAINED.safetensors")]
+    pub out: PathBuf,
+    /// Output JSONL log, one line per epoch with each branch's mean loss. Default: OUT with
+    /// the extension `log.jsonl`.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExtractArgs {
+    /// The key written by `amalgam augment`.
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// Trained augmented weights written by `amalgam train`.
+    #[arg(long, value_name = "TRAINED.safetensors")]
+    pub trained: PathBuf,
+    /// Output model directory (model.json + model.safetensors).
+    #[arg(long, value_name = "MODEL_DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct BaselineArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
+    /// Output model directory (model.json + model.safetensors).
+    #[arg(long, value_name = "MODEL_DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Model directory (model.json + model.safetensors).
+    #[arg(long, value_name = "MODEL_DIR")]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
+    #[command(flatten)]
+    pub obfuscation: ObfuscationArgs,
+    /// Output directory: bundle/, key.json, trained.safetensors, train-log.jsonl, extracted/,
+    /// plain/, report.json. Default: amalgam-runs/run-<unix time>.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
