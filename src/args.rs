@@ -102,10 +102,10 @@ pub struct TrainingArgs {
     #[arg(long, default_value_t = 2)]
     pub epochs: usize,
     /// Samples per batch.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
     /// Learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 2e-3)]
     pub lr: f64,
     /// Optimizer.
     #[arg(long, value_enum, default_value = "adam")]
