@@ -92,3 +92,37 @@ pub fn batch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
     order.shuffle(&mut substream(seed, Stream::BatchOrder, epoch as u64));
     order
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_order_is_a_seeded_permutation_per_epoch() {
+        let a = batch_order(100, 9, 0);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+        assert_eq!(a, batch_order(100, 9, 0));
+        assert_ne!(a, batch_order(100, 9, 1));
+        assert_ne!(a, batch_order(100, 10, 0));
+    }
+
+    #[test]
+    fn batches_hold_the_chosen_samples() {
+        let shape = ImageShape {
+            channels: 1,
+            height: 2,
+            width: 2,
+        };
+        let set = ImageSet::new(shape, (0..12).map(|v| v as f32).collect(), vec![4, 5, 6]).unwrap();
+        let (images, labels) = set.batch(&[2, 0], &crate::backend::inference_device());
+        assert_eq!(images.dims(), [2, 1, 2, 2]);
+        let values = images.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(values, vec![8.0, 9.0, 10.0, 11.0, 0.0, 1.0, 2.0, 3.0]);
+        assert_eq!(
+            labels.into_data().iter::<i64>().collect::<Vec<_>>(),
+            vec![6, 4]
+        );
+    }
+}

@@ -187,3 +187,46 @@ impl TensorFile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensor_files_round_trip_with_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.safetensors");
+        let mut file = TensorFile::default();
+        file.tensors.insert(
+            "a".into(),
+            HostTensor::f32(vec![2, 3], vec![0.5, -1.0, 2.0, 3.0, f32::MIN, 1e-30]),
+        );
+        file.tensors
+            .insert("b".into(), HostTensor::u8(vec![4], vec![0, 1, 255, 7]));
+        file.metadata.insert("k".into(), "v".into());
+        write_tensor_file(&path, &file).unwrap();
+        assert_eq!(read_tensor_file(&path).unwrap(), file);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+    }
+
+    #[test]
+    fn truncated_files_are_rejected_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.safetensors");
+        let mut file = TensorFile::default();
+        file.tensors
+            .insert("a".into(), HostTensor::f32(vec![64], vec![1.0; 64]));
+        write_tensor_file(&path, &file).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 8]).unwrap();
+        let err = read_tensor_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("t.safetensors") && err.contains("not a valid safetensors"),
+            "{err}"
+        );
+    }
+}

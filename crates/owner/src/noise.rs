@@ -107,3 +107,92 @@ fn complement(taken: &[u32], grid: usize) -> Vec<u32> {
     }
     rest
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amalgam_core::rng::{Stream, stream};
+    use proptest::prelude::*;
+
+    fn shape(channels: usize, height: usize, width: usize) -> ImageShape {
+        ImageShape {
+            channels,
+            height,
+            width,
+        }
+    }
+
+    #[test]
+    fn side_grows_by_floor_of_side_times_amount() {
+        assert_eq!(
+            augmented_shape(shape(1, 28, 28), 0.25).unwrap(),
+            shape(1, 35, 35)
+        );
+        assert_eq!(
+            augmented_shape(shape(3, 32, 30), 1.0).unwrap(),
+            shape(3, 64, 60)
+        );
+        assert_eq!(
+            augmented_shape(shape(1, 3, 3), 0.3).unwrap(),
+            shape(1, 3, 3)
+        );
+        for bad in [0.0, -0.5, 4.01, f64::NAN] {
+            assert!(augmented_shape(shape(1, 28, 28), bad).is_err());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn noise_positions_and_keep_indices_partition_the_grid(
+            channels in 1usize..=4, height in 1usize..=40, width in 1usize..=40,
+            amount in 0.01f64..=4.0, seed: u64,
+        ) {
+            let original = shape(channels, height, width);
+            let augmented = augmented_shape(original, amount).unwrap();
+            let layout = NoiseLayout::draw(original, augmented, &mut stream(seed, Stream::NoisePositions));
+            prop_assert_eq!(layout.noise_positions.len(), channels);
+            for (keep, noise) in layout.keep_indices.iter().zip(&layout.noise_positions) {
+                prop_assert_eq!(noise.len(), augmented.pixels() - original.pixels());
+                prop_assert_eq!(keep.len(), original.pixels());
+                prop_assert!(keep.windows(2).all(|w| w[0] < w[1]), "keep indices sorted");
+                prop_assert!(noise.windows(2).all(|w| w[0] < w[1]), "noise positions sorted");
+                let mut all: Vec<u32> = keep.iter().chain(noise).copied().collect();
+                all.sort_unstable();
+                let grid: Vec<u32> = (0..augmented.pixels() as u32).collect();
+                prop_assert_eq!(all, grid, "disjoint and covering the grid");
+            }
+        }
+    }
+
+    #[test]
+    fn layouts_follow_the_seed() {
+        let (o, a) = (shape(2, 28, 28), shape(2, 35, 35));
+        let draw = |seed| NoiseLayout::draw(o, a, &mut stream(seed, Stream::NoisePositions));
+        assert_eq!(draw(1), draw(1));
+        assert_ne!(draw(1).noise_positions, draw(2).noise_positions);
+        let two_channels = draw(1);
+        assert_ne!(
+            two_channels.noise_positions[0],
+            two_channels.noise_positions[1]
+        );
+    }
+
+    #[test]
+    fn noise_values_lie_in_the_unit_interval() {
+        let mut rng = stream(0, Stream::NoiseValues);
+        // E[U[0,1)] = 0.5; E[min(|Z|, 1)] = 2(phi(0) - phi(1)) + P(|Z| > 1) = 0.631.
+        for (kind, expected_mean) in [(NoiseKind::Uniform, 0.5), (NoiseKind::Gaussian, 0.631)] {
+            let values: Vec<f32> = (0..10_000).map(|_| kind.sample(&mut rng)).collect();
+            assert!(values.iter().all(|v| (0.0..=1.0).contains(v)));
+            let mean = values.iter().sum::<f32>() / values.len() as f32;
+            assert!((mean - expected_mean).abs() < 0.02, "{kind:?} mean {mean}");
+        }
+        let clamped = (0..10_000)
+            .filter(|_| NoiseKind::Gaussian.sample(&mut rng) == 1.0)
+            .count();
+        assert!(
+            (2800..3600).contains(&clamped),
+            "P(|N(0,1)| > 1) is about 0.32: {clamped}"
+        );
+    }
+}

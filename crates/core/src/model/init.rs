@@ -21,7 +21,9 @@ pub fn initial_weights(spec: &ModelSpec, rng: &mut impl Rng) -> Weights {
                 vec![0.0; count]
             } else {
                 let bound = (6.0 / p.fan_in as f32).sqrt();
-                (0..count).map(|_| rng.random_range(-bound..bound)).collect()
+                (0..count)
+                    .map(|_| rng.random_range(-bound..bound))
+                    .collect()
             };
             (p.name, HostTensor::f32(p.shape, values))
         })

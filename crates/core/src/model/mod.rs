@@ -12,3 +12,89 @@ pub use spec::{Architecture, ImageShape, ModelSpec, ParamSpec, SPEC_FORMAT_VERSI
 pub use weights::{
     WeightComparison, Weights, check_shapes, compare_weights, set_weights, weights_of,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::inference_device;
+    use crate::rng::{Stream, stream};
+
+    fn specs() -> Vec<ModelSpec> {
+        let input = ImageShape {
+            channels: 3,
+            height: 20,
+            width: 17,
+        };
+        vec![
+            ModelSpec::new(Architecture::default_mlp(), input, 7).unwrap(),
+            ModelSpec::new(Architecture::Lenet, input, 7).unwrap(),
+        ]
+    }
+
+    #[test]
+    fn network_tensors_are_named_and_shaped_as_the_spec_says() {
+        for spec in specs() {
+            let network = Network::new(&spec, &inference_device());
+            let names: Vec<(String, Vec<usize>)> = weights_of(&network)
+                .into_iter()
+                .map(|(n, t)| (n, t.shape))
+                .collect();
+            let mut expected: Vec<(String, Vec<usize>)> = spec
+                .parameters()
+                .into_iter()
+                .map(|p| (p.name, p.shape))
+                .collect();
+            expected.sort();
+            assert_eq!(names, expected, "{:?}", spec.architecture);
+        }
+    }
+
+    #[test]
+    fn seeded_weights_load_and_read_back_unchanged() {
+        for spec in specs() {
+            let init = initial_weights(&spec, &mut stream(3, Stream::ModelInit));
+            let mut network = Network::new(&spec, &inference_device());
+            set_weights(&mut network, &init).unwrap();
+            assert!(compare_weights(&weights_of(&network), &init).bitwise_equal);
+            let other = initial_weights(&spec, &mut stream(4, Stream::ModelInit));
+            assert!(!compare_weights(&other, &init).bitwise_equal);
+        }
+    }
+
+    #[test]
+    fn lenet_flattens_the_feature_maps_of_its_input_size() {
+        let spec = &specs()[1];
+        let fc1 = spec
+            .parameters()
+            .into_iter()
+            .find(|p| p.name == "fc1.weight")
+            .unwrap();
+        // 20 -> conv 16 -> pool 8 -> conv 4 -> pool 2; 17 -> 13 -> 6 -> 2 -> 1.
+        assert_eq!(fc1.shape, vec![120, 16 * 2]);
+    }
+
+    #[test]
+    fn too_small_inputs_are_rejected() {
+        let input = ImageShape {
+            channels: 1,
+            height: 13,
+            width: 28,
+        };
+        assert!(ModelSpec::new(Architecture::Lenet, input, 10).is_err());
+        assert!(ModelSpec::new(Architecture::default_mlp(), input, 1).is_err());
+    }
+
+    #[test]
+    fn comparison_reports_the_largest_difference() {
+        let spec = &specs()[0];
+        let a = initial_weights(spec, &mut stream(1, Stream::ModelInit));
+        let mut b = a.clone();
+        if let crate::tensors::Values::F32(v) = &mut b.get_mut("layers.0.weight").unwrap().values {
+            v[5] += 0.25;
+        }
+        let c = compare_weights(&a, &b);
+        assert!(!c.bitwise_equal);
+        assert!((c.max_abs_diff - 0.25).abs() < 1e-6);
+        assert!(compare_weights(&a, &a).bitwise_equal);
+    }
+}

@@ -130,3 +130,58 @@ pub(super) fn read_idx_set(images: &Path, labels: &Path) -> Result<ImageSet> {
         labels,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn idx(dims: &[u32], values: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![0, 0, IDX_U8, dims.len() as u8];
+        for d in dims {
+            bytes.extend_from_slice(&d.to_be_bytes());
+        }
+        bytes.extend_from_slice(values);
+        bytes
+    }
+
+    #[test]
+    fn raw_and_gzip_files_give_the_same_scaled_images() {
+        let raw = idx(&[2, 2, 3], &[0, 51, 102, 153, 204, 255, 1, 2, 3, 4, 5, 6]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&raw).unwrap();
+        let gz = gz.finish().unwrap();
+        let path = Path::new("x");
+        let (shape, values) = parse_idx_images(&raw, path).unwrap();
+        assert_eq!(shape.dims(), [1, 2, 3]);
+        assert_eq!(&values[..6], &[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+        assert_eq!(parse_idx_images(&gz, path).unwrap(), (shape, values));
+    }
+
+    #[test]
+    fn malformed_files_are_rejected_with_their_name() {
+        let path = Path::new("dir/labels-file");
+        let cases = [
+            (idx(&[3], &[1, 2]), "truncated or oversized"),
+            (idx(&[3], &[1, 2, 3, 4]), "truncated or oversized"),
+            (vec![0, 0, 8], "truncated IDX header"),
+            (idx(&[3, 1, 1], &[1, 2, 3]), "wrong IDX magic"),
+        ];
+        for (bytes, problem) in cases {
+            let err = parse_idx_labels(&bytes, path).unwrap_err().to_string();
+            assert!(
+                err.starts_with("dir/labels-file: ") && err.contains(problem),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn embedded_subset_is_fashion_mnist_sized() {
+        let data = crate::data::load_dataset(None).unwrap();
+        assert_eq!((data.train.len(), data.test.len()), (10_000, 2_000));
+        assert_eq!(data.train.shape.dims(), [1, 28, 28]);
+        assert_eq!(data.classes(), 10);
+        assert!(data.train.images.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+}

@@ -1,0 +1,135 @@
+//! Fixtures shared by the integration tests.
+#![allow(dead_code)] // each test crate uses a different part
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use amalgam_core::data::ImageSet;
+use amalgam_owner::data::{Dataset, load_dataset};
+
+/// Writes a raw (uncompressed) IDX file: header `00 00 08 ndim`, big-endian dims, bytes.
+pub fn write_idx(path: &Path, dims: &[u32], values: &[u8]) {
+    let mut bytes = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    bytes.extend_from_slice(values);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Writes the four IDX files of a small data set into `dir`: `train` and `test` samples of
+/// `side x side` pixels, 10 classes, values from a simple deterministic pattern.
+pub fn write_idx_dataset(dir: &Path, train: u32, test: u32, side: u32) {
+    for (prefix, n) in [("train", train), ("t10k", test)] {
+        let pixels: Vec<u8> = (0..n * side * side).map(|i| (i * 37 % 251) as u8).collect();
+        let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+        write_idx(
+            &dir.join(format!("{prefix}-images-idx3-ubyte")),
+            &[n, side, side],
+            &pixels,
+        );
+        write_idx(
+            &dir.join(format!("{prefix}-labels-idx1-ubyte")),
+            &[n],
+            &labels,
+        );
+    }
+}
+
+/// The first `train` / `test` samples of the embedded Fashion-MNIST subset.
+pub fn fashion_subset(train: usize, test: usize) -> Dataset {
+    let full = load_dataset(None).expect("the embedded subset decodes");
+    Dataset {
+        name: format!("first {train} Fashion-MNIST samples"),
+        train: full.train.head(train),
+        test: full.test.head(test),
+    }
+}
+
+/// Runs the `amalgam` binary with `args`.
+pub fn amalgam(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_amalgam"))
+        .args(args)
+        .output()
+        .expect("the amalgam binary runs")
+}
+
+/// Standard error of a run, as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Entries of `dir`, by name, sorted.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `dir.join(name)` as a string argument.
+pub fn arg(dir: &Path, name: &str) -> String {
+    path_arg(&dir.join(name))
+}
+
+/// A path as a string argument.
+pub fn path_arg(path: &PathBuf) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Asserts that all values of two image sets are bitwise equal.
+pub fn assert_bitwise_equal(a: &ImageSet, b: &ImageSet) {
+    assert_eq!(a.shape, b.shape);
+    assert_eq!(a.labels, b.labels);
+    assert!(
+        a.images
+            .iter()
+            .zip(&b.images)
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+    );
+}
+
+/// A small in-memory data set: `n` train and `n / 2` test samples of `1 x side x side`,
+/// 10 classes.
+pub fn tiny_dataset(n: usize, side: usize) -> Dataset {
+    let shape = amalgam_core::model::ImageShape {
+        channels: 1,
+        height: side,
+        width: side,
+    };
+    let set = |n: usize| {
+        let values = (0..n * shape.values())
+            .map(|i| (i % 97) as f32 / 97.0)
+            .collect();
+        ImageSet::new(shape, values, (0..n).map(|i| (i % 10) as u8).collect()).unwrap()
+    };
+    Dataset {
+        name: "tiny".into(),
+        train: set(n),
+        test: set(n / 2),
+    }
+}
+
+/// Augmentation options for fast tests: MLP, amount 0.5, `decoys` decoys, 1 epoch.
+pub fn quick_options(
+    decoys: usize,
+    seed: u64,
+    key_seed: u64,
+) -> amalgam_owner::augment::AugmentOptions {
+    amalgam_owner::augment::AugmentOptions {
+        architecture: amalgam_core::model::Architecture::Mlp { hidden: vec![16] },
+        amount: 0.5,
+        noise: amalgam_owner::noise::NoiseKind::Uniform,
+        decoys,
+        seed,
+        key_seed,
+        train: amalgam_owner::setup::TrainSettings {
+            epochs: 1,
+            batch_size: 8,
+            learning_rate: 1e-2,
+            optimizer: amalgam_core::training::OptimizerKind::Adam,
+        },
+    }
+}

@@ -1,0 +1,110 @@
+//! Exactness: the model extracted from the trained augmented network equals, bit for bit,
+//! the original model trained plainly on the original data (same seed, same batch order).
+//!
+//! Determinism: both runs use the same flex CPU kernels in the same process (one rayon pool,
+//! fixed thread count). flex partitions work by data shape, never by scheduling, so each
+//! kernel gives the same bits whichever thread runs a chunk; the real branch sees exactly the
+//! plain model's inputs (the filter is a gather) and its gradients (the loss is a sum, the
+//! parameters are disjoint, the optimizers are per parameter).
+
+mod common;
+
+use amalgam_cloud::train_bundle;
+use amalgam_core::bundle::branch_prefix;
+use amalgam_core::model::{Architecture, Weights};
+use amalgam_core::tensors::read_tensor_file;
+use amalgam_core::training::OptimizerKind;
+use amalgam_owner::augment::{AugmentOptions, augment};
+use amalgam_owner::baseline::train_baseline;
+use amalgam_owner::extract::extract;
+use amalgam_owner::noise::NoiseKind;
+use amalgam_owner::setup::{OwnerSetup, TrainSettings};
+use indicatif::ProgressBar;
+
+fn assert_bitwise(name: &str, a: &Weights, b: &Weights) {
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "{name}: tensor names"
+    );
+    for (tensor, ta) in a {
+        let tb = &b[tensor];
+        assert_eq!(ta.shape, tb.shape, "{name}: shape of {tensor}");
+        let (amalgam_core::tensors::Values::F32(x), amalgam_core::tensors::Values::F32(y)) =
+            (&ta.values, &tb.values)
+        else {
+            panic!("{name}: {tensor} is not f32");
+        };
+        let differing = x
+            .iter()
+            .zip(y)
+            .filter(|(u, v)| u.to_bits() != v.to_bits())
+            .count();
+        assert_eq!(
+            differing, 0,
+            "{name}: {differing} values of {tensor} differ"
+        );
+    }
+}
+
+fn check_exactness(architecture: Architecture, optimizer: OptimizerKind) {
+    let dataset = common::fashion_subset(512, 64);
+    let options = AugmentOptions {
+        architecture,
+        amount: 0.5,
+        noise: NoiseKind::Uniform,
+        decoys: 2,
+        seed: 7,
+        key_seed: 11,
+        train: TrainSettings {
+            epochs: 1,
+            batch_size: 32,
+            learning_rate: 2e-3,
+            optimizer,
+        },
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (bundle, key_path) = (dir.path().join("bundle"), dir.path().join("key.json"));
+    let (trained, log) = (
+        dir.path().join("trained.safetensors"),
+        dir.path().join("log.jsonl"),
+    );
+    let key = augment(&dataset, &options, &bundle, &key_path).unwrap();
+    train_bundle(&bundle, &trained, &log, &ProgressBar::hidden()).unwrap();
+    let (_, extracted) = extract(&key, &key_path, &trained).unwrap();
+
+    let setup = OwnerSetup::new(&dataset, options.architecture.clone(), &options.train, 7).unwrap();
+    let plain = train_baseline(&dataset, &setup, &ProgressBar::hidden());
+
+    assert_ne!(plain.weights, setup.init, "training changed the weights");
+    assert_bitwise("extracted vs plain", &extracted, &plain.weights);
+
+    // The comparison can fail: a decoy's trained weights are not the plain model's.
+    let decoy = (key.real_branch + 1) % 3;
+    let decoy_weights: Weights = read_tensor_file(&trained)
+        .unwrap()
+        .tensors
+        .into_iter()
+        .filter_map(|(n, t)| {
+            n.strip_prefix(&branch_prefix(decoy))
+                .map(|n| (n.to_string(), t))
+        })
+        .collect();
+    assert_eq!(decoy_weights.len(), plain.weights.len());
+    assert_ne!(decoy_weights, plain.weights);
+}
+
+#[test]
+fn mlp_with_two_decoys_extracts_bitwise_equal_weights() {
+    check_exactness(Architecture::default_mlp(), OptimizerKind::Adam);
+}
+
+#[test]
+fn lenet_with_two_decoys_extracts_bitwise_equal_weights() {
+    check_exactness(Architecture::Lenet, OptimizerKind::Adam);
+}
+
+#[test]
+fn lenet_with_sgd_extracts_bitwise_equal_weights() {
+    check_exactness(Architecture::Lenet, OptimizerKind::Sgd);
+}
