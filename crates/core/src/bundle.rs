@@ -19,7 +19,9 @@ use sha2::{Digest, Sha256};
 use crate::data::ImageSet;
 use crate::files::{read, read_json, write_json};
 use crate::model::{ImageShape, ModelSpec, SPEC_FORMAT_VERSION, Weights, check_shapes};
-use crate::tensors::{HostTensor, TensorFile, read_tensor_file, write_tensor_file};
+use crate::tensors::{
+    TensorFile, TensorView, ValuesView, read_tensor_file, write_tensor_file, write_tensors,
+};
 use crate::training::TrainConfig;
 use crate::{Error, Result};
 
@@ -165,19 +167,21 @@ impl Bundle {
                 metadata: Default::default(),
             },
         )?;
-        let mut data = TensorFile::default();
+        let mut data = Vec::new();
         for (split, set) in [("train", train_set), ("test", test_set)] {
             let [c, h, w] = set.shape.dims();
-            data.tensors.insert(
-                format!("{split}.images"),
-                HostTensor::f32(vec![set.len(), c, h, w], set.images.clone()),
-            );
-            data.tensors.insert(
-                format!("{split}.labels"),
-                HostTensor::u8(vec![set.len()], set.labels.clone()),
-            );
+            let images = TensorView {
+                shape: vec![set.len(), c, h, w],
+                values: ValuesView::F32(&set.images),
+            };
+            let labels = TensorView {
+                shape: vec![set.len()],
+                values: ValuesView::U8(&set.labels),
+            };
+            data.push((format!("{split}.images"), images));
+            data.push((format!("{split}.labels"), labels));
         }
-        write_tensor_file(&dir.join(DATA_FILE), &data)?;
+        write_tensors(&dir.join(DATA_FILE), data, &Default::default())?;
         fingerprint(dir)
     }
 

@@ -8,7 +8,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::tensor::{Dtype, SafeTensors};
 
 use crate::{Error, Result};
 
@@ -57,20 +57,57 @@ impl HostTensor {
         }
     }
 
-    fn bytes(&self) -> Vec<u8> {
-        match &self.values {
-            Values::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            Values::U8(v) => v.clone(),
+    /// A borrowed view of this tensor, for writing.
+    pub fn as_view(&self) -> TensorView<'_> {
+        TensorView {
+            shape: self.shape.clone(),
+            values: match &self.values {
+                Values::F32(v) => ValuesView::F32(v),
+                Values::U8(v) => ValuesView::U8(v),
+            },
+        }
+    }
+}
+
+/// Borrowed row-major values of a tensor to write.
+#[derive(Clone, Copy, Debug)]
+pub enum ValuesView<'a> {
+    /// 32-bit floats.
+    F32(&'a [f32]),
+    /// Bytes.
+    U8(&'a [u8]),
+}
+
+/// A borrowed tensor to write: shape and values, without copying them.
+#[derive(Clone, Debug)]
+pub struct TensorView<'a> {
+    /// Dimensions, outermost first.
+    pub shape: Vec<usize>,
+    /// `shape.iter().product()` values.
+    pub values: ValuesView<'a>,
+}
+
+impl TensorView<'_> {
+    /// The little-endian bytes (a cast, no copy: amalgam builds for little-endian targets).
+    fn bytes(&self) -> &[u8] {
+        match self.values {
+            ValuesView::F32(v) => bytemuck::cast_slice(v),
+            ValuesView::U8(v) => v,
         }
     }
 
     fn dtype(&self) -> Dtype {
         match self.values {
-            Values::F32(_) => Dtype::F32,
-            Values::U8(_) => Dtype::U8,
+            ValuesView::F32(_) => Dtype::F32,
+            ValuesView::U8(_) => Dtype::U8,
         }
     }
 }
+
+#[cfg(not(target_endian = "little"))]
+compile_error!(
+    "amalgam's tensor files are little-endian and written by casting; build for a little-endian target"
+);
 
 /// The contents of a safetensors file.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -86,22 +123,31 @@ pub struct TensorFile {
 /// # Errors
 /// [`Error::File`] naming `path` if it cannot be written.
 pub fn write_tensor_file(path: &Path, file: &TensorFile) -> Result<()> {
+    let views = file.tensors.iter().map(|(n, t)| (n.clone(), t.as_view()));
+    write_tensors(path, views, &file.metadata)
+}
+
+/// Writes the borrowed `tensors` and `metadata` to `path` atomically, without copying the
+/// values.
+///
+/// # Errors
+/// [`Error::File`] naming `path` if it cannot be written.
+pub fn write_tensors<'a>(
+    path: &Path,
+    tensors: impl IntoIterator<Item = (String, TensorView<'a>)>,
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
     let fail = |e: &dyn std::fmt::Display| Error::file(path, format!("cannot write: {e}"));
-    let bytes: Vec<(String, Vec<u8>)> = file
-        .tensors
+    let tensors: Vec<(String, TensorView<'a>)> = tensors.into_iter().collect();
+    let views = tensors
         .iter()
-        .map(|(name, t)| (name.clone(), t.bytes()))
-        .collect();
-    let views = file
-        .tensors
-        .values()
-        .zip(&bytes)
-        .map(|(t, (name, b))| {
-            TensorView::new(t.dtype(), t.shape.clone(), b).map(|view| (name.clone(), view))
+        .map(|(name, t)| {
+            safetensors::tensor::TensorView::new(t.dtype(), t.shape.clone(), t.bytes())
+                .map(|view| (name.clone(), view))
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| fail(&e))?;
-    let metadata: HashMap<String, String> = file.metadata.clone().into_iter().collect();
+    let metadata: HashMap<String, String> = metadata.clone().into_iter().collect();
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -137,11 +183,7 @@ pub fn read_tensor_file(path: &Path) -> Result<TensorFile> {
         let shape = view.shape().to_vec();
         let data = view.data();
         let values = match view.dtype() {
-            Dtype::F32 => Values::F32(
-                data.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
-            ),
+            Dtype::F32 => Values::F32(bytemuck::pod_collect_to_vec(data)),
             Dtype::U8 => Values::U8(data.to_vec()),
             other => {
                 return Err(Error::file(

@@ -27,10 +27,7 @@ pub fn weights_of<M: Module>(module: &M) -> Weights {
                 DType::F32,
                 "amalgam networks hold f32 parameters only"
             );
-            let values = bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
+            let values = bytemuck::pod_collect_to_vec(&bytes);
             (name, HostTensor::f32(shape.to_vec(), values))
         })
         .collect()
@@ -47,7 +44,7 @@ pub fn set_weights<M: Module>(module: &mut M, weights: &Weights) -> Result<(), S
         let Values::F32(values) = &t.values else {
             return Err(format!("tensor `{name}` is not F32"));
         };
-        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes = bytemuck::cast_slice(values).to_vec();
         tensors.push(PackTensor::new(
             name.clone(),
             DType::F32,
