@@ -28,7 +28,7 @@ pub(super) fn fashion_mnist_subset() -> Result<Dataset> {
         super::idx::pair(images, labels, &images_path, &labels_path)
     };
     Ok(Dataset {
-        name: "embedded Fashion-MNIST subset (10,000 train / 2,000 test)".into(),
+        name: "embedded Fashion-MNIST subset".into(),
         train: set(
             subset_file!("train-images-idx3-ubyte.gz"),
             subset_file!("train-labels-idx1-ubyte.gz"),
