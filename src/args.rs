@@ -144,14 +144,21 @@ pub struct ObfuscationArgs {
     pub key_seed: Option<u64>,
 }
 
+/// Everything the owner chooses for an obfuscated training job.
 #[derive(Args, Debug)]
-pub struct AugmentArgs {
+pub struct JobArgs {
     #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
     pub training: TrainingArgs,
     #[command(flatten)]
     pub obfuscation: ObfuscationArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct AugmentArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
     /// Output bundle directory (must not exist or be empty).
     #[arg(long, value_name = "OUT_DIR")]
     pub bundle: PathBuf,
@@ -210,11 +217,7 @@ pub struct EvalArgs {
 #[derive(Args, Debug)]
 pub struct RunArgs {
     #[command(flatten)]
-    pub data: DataArgs,
-    #[command(flatten)]
-    pub training: TrainingArgs,
-    #[command(flatten)]
-    pub obfuscation: ObfuscationArgs,
+    pub job: JobArgs,
     /// Output directory: bundle/, key.json, trained.safetensors, train-log.jsonl, extracted/,
     /// plain/, report.json. Default: amalgam-runs/run-<unix time>.
     #[arg(long, value_name = "DIR")]

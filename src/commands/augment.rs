@@ -4,11 +4,12 @@ use amalgam_owner::augment::{AugmentOptions, augment};
 use amalgam_owner::data::{Dataset, load_dataset};
 use anyhow::Result;
 
-use crate::args::{AugmentArgs, ObfuscationArgs, TrainingArgs};
+use crate::args::{AugmentArgs, DataArgs, JobArgs};
 use crate::progress;
 
 /// The augmenter's options from the command line.
-pub fn options(training: &TrainingArgs, obfuscation: &ObfuscationArgs) -> AugmentOptions {
+pub fn options(job: &JobArgs) -> AugmentOptions {
+    let (training, obfuscation) = (&job.training, &job.obfuscation);
     AugmentOptions {
         architecture: training.model.architecture(),
         amount: obfuscation.amount,
@@ -21,7 +22,7 @@ pub fn options(training: &TrainingArgs, obfuscation: &ObfuscationArgs) -> Augmen
 }
 
 /// Loads the original data with a spinner.
-pub fn load(data: &crate::args::DataArgs) -> Result<Dataset> {
+pub fn load(data: &DataArgs) -> Result<Dataset> {
     let spinner = progress::step("reading the original data");
     let dataset = load_dataset(data.data.as_deref());
     spinner.finish_and_clear();
@@ -29,8 +30,8 @@ pub fn load(data: &crate::args::DataArgs) -> Result<Dataset> {
 }
 
 pub fn run(args: AugmentArgs) -> Result<()> {
-    let dataset = load(&args.data)?;
-    let options = options(&args.training, &args.obfuscation);
+    let dataset = load(&args.job.data)?;
+    let options = options(&args.job);
     let spinner = progress::step("augmenting data and model");
     let key = augment(&dataset, &options, &args.bundle, &args.key);
     spinner.finish_and_clear();

@@ -81,8 +81,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     let dir = staging.path().to_path_buf();
     let mut t = StageSeconds::default();
 
-    let dataset = timed(&mut t.load_data, || load(&args.data))?;
-    let opts = options(&args.training, &args.obfuscation);
+    let dataset = timed(&mut t.load_data, || load(&args.job.data))?;
+    let opts = options(&args.job);
     eprintln!(
         "data: {} ({} train, {} test, {})",
         dataset.name,
@@ -142,7 +142,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         dataset: dataset.name.clone(),
         train_samples: dataset.train.len(),
         test_samples: dataset.test.len(),
-        model: format!("{:?}", args.training.model).to_lowercase(),
+        model: format!("{:?}", args.job.training.model).to_lowercase(),
         original_shape: key.original.input.to_string(),
         augmented_shape: key.augmented.to_string(),
         amount: opts.amount,

@@ -20,7 +20,7 @@ use crate::data::ImageSet;
 use crate::files::{read, read_json, write_json};
 use crate::model::{ImageShape, ModelSpec, SPEC_FORMAT_VERSION, Weights, check_shapes};
 use crate::tensors::{
-    TensorFile, TensorView, ValuesView, read_tensor_file, write_tensor_file, write_tensors,
+    TensorFile, TensorView, Values, ValuesView, read_tensor_file, write_tensor_file, write_tensors,
 };
 use crate::training::TrainConfig;
 use crate::{Error, Result};
@@ -227,8 +227,15 @@ impl Bundle {
         let path = self.dir.join(DATA_FILE);
         let mut file = read_tensor_file(&path)?;
         let mut split = |name: &str| -> Result<ImageSet> {
-            let (shape, images) = file.take_f32(&format!("{name}.images"), &path)?;
-            let (label_shape, labels) = file.take_u8(&format!("{name}.labels"), &path)?;
+            let images = file.take(&format!("{name}.images"), &path)?;
+            let labels = file.take(&format!("{name}.labels"), &path)?;
+            let (shape, label_shape) = (images.shape, labels.shape);
+            let (Values::F32(images), Values::U8(labels)) = (images.values, labels.values) else {
+                return Err(Error::file(
+                    &path,
+                    format!("{name} set must hold F32 images and U8 labels"),
+                ));
+            };
             let expected = self.spec.input.dims();
             if shape.len() != 4 || shape[1..] != expected || label_shape != [shape[0]] {
                 return Err(Error::file(

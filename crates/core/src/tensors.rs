@@ -198,35 +198,14 @@ pub fn read_tensor_file(path: &Path) -> Result<TensorFile> {
 }
 
 impl TensorFile {
-    /// Removes and returns the f32 tensor `name` with its shape.
+    /// Removes and returns the tensor `name`.
     ///
     /// # Errors
-    /// [`Error::File`] naming `path` (the file this was read from) if the tensor is missing
-    /// or not F32.
-    pub fn take_f32(&mut self, name: &str, path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
-        match self.tensors.remove(name) {
-            Some(HostTensor {
-                shape,
-                values: Values::F32(v),
-            }) => Ok((shape, v)),
-            Some(_) => Err(Error::file(path, format!("tensor `{name}` is not F32"))),
-            None => Err(Error::file(path, format!("tensor `{name}` is missing"))),
-        }
-    }
-
-    /// Removes and returns the u8 tensor `name` with its shape.
-    ///
-    /// # Errors
-    /// [`Error::File`] naming `path` if the tensor is missing or not U8.
-    pub fn take_u8(&mut self, name: &str, path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
-        match self.tensors.remove(name) {
-            Some(HostTensor {
-                shape,
-                values: Values::U8(v),
-            }) => Ok((shape, v)),
-            Some(_) => Err(Error::file(path, format!("tensor `{name}` is not U8"))),
-            None => Err(Error::file(path, format!("tensor `{name}` is missing"))),
-        }
+    /// [`Error::File`] naming `path` (the file this was read from) if it is missing.
+    pub fn take(&mut self, name: &str, path: &Path) -> Result<HostTensor> {
+        self.tensors
+            .remove(name)
+            .ok_or_else(|| Error::file(path, format!("tensor `{name}` is missing")))
     }
 }
 
