@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::{Error, Result};
 
 /// Permission bits of an ordinary output file.
-const PUBLIC_MODE: u32 = 0o644;
+pub const PUBLIC_MODE: u32 = 0o644;
 /// Permission bits of a secret (the key): owner read/write only.
 pub const SECRET_MODE: u32 = 0o600;
 
@@ -24,22 +24,38 @@ fn parent_of(path: &Path) -> &Path {
     }
 }
 
+/// Creates `path` atomically with permission bits `mode`: `fill` writes a temporary file
+/// (given its path) in the same directory, which is then renamed to `path`. If `fill` fails,
+/// the temporary file is removed and `path` is untouched.
+///
+/// # Errors
+/// [`Error::File`] naming `path` with `fill`'s error, or if the directory is missing or not
+/// writable.
+pub fn create_atomic(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut fs::File, &Path) -> std::result::Result<(), String>,
+) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| Error::file(path, format!("cannot write: {e}"));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".amalgam-")
+        .tempfile_in(parent_of(path))
+        .map_err(|e| fail(&e))?;
+    let tmp_path = tmp.path().to_path_buf();
+    fill(tmp.as_file_mut(), &tmp_path).map_err(|e| fail(&e))?;
+    fs::set_permissions(&tmp_path, fs::Permissions::from_mode(mode)).map_err(|e| fail(&e))?;
+    tmp.persist(path).map_err(|e| fail(&e.error))?;
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically with permission bits `mode` (e.g. [`SECRET_MODE`]).
 ///
 /// # Errors
 /// [`Error::File`] naming `path` if the directory is missing or not writable.
 pub fn write_atomic_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let fail = |e: std::io::Error| Error::file(path, format!("cannot write: {e}"));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".amalgam-")
-        .tempfile_in(parent_of(path))
-        .map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    Ok(())
+    create_atomic(path, mode, |file, _| {
+        file.write_all(bytes).map_err(|e| e.to_string())
+    })
 }
 
 /// Writes `bytes` to `path` atomically (mode 0644).

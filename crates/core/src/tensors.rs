@@ -4,12 +4,11 @@
 //! through [`write_tensor_file`] and [`read_tensor_file`], so every format error names its file.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors};
 
+use crate::files::{PUBLIC_MODE, create_atomic};
 use crate::{Error, Result};
 
 /// The values of a host tensor, row-major.
@@ -148,18 +147,9 @@ pub fn write_tensors<'a>(
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| fail(&e))?;
     let metadata: HashMap<String, String> = metadata.clone().into_iter().collect();
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".amalgam-")
-        .tempfile_in(parent)
-        .map_err(|e| fail(&e))?;
-    safetensors::serialize_to_file(views, Some(metadata), tmp.path()).map_err(|e| fail(&e))?;
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644)).map_err(|e| fail(&e))?;
-    tmp.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
+    create_atomic(path, PUBLIC_MODE, |_, tmp_path| {
+        safetensors::serialize_to_file(views, Some(metadata), tmp_path).map_err(|e| e.to_string())
+    })
 }
 
 /// Reads a safetensors file. Only F32 and U8 tensors are accepted.
@@ -222,8 +212,13 @@ mod tests {
             "a".into(),
             HostTensor::f32(vec![2, 3], vec![0.5, -1.0, 2.0, 3.0, f32::MIN, 1e-30]),
         );
-        file.tensors
-            .insert("b".into(), HostTensor::u8(vec![4], vec![0, 1, 255, 7]));
+        file.tensors.insert(
+            "b".into(),
+            HostTensor {
+                shape: vec![4],
+                values: Values::U8(vec![0, 1, 255, 7]),
+            },
+        );
         file.metadata.insert("k".into(), "v".into());
         write_tensor_file(&path, &file).unwrap();
         assert_eq!(read_tensor_file(&path).unwrap(), file);
