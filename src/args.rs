@@ -34,6 +34,10 @@ pub enum Command {
     Eval(EvalArgs),
     /// The main job: augment, train, extract, evaluate, train the baseline, compare, report.
     Run(RunArgs),
+    /// Privacy audit of a bundle: run the cloud's attacks (no key), then score them with the key.
+    Audit(AuditArgs),
+    /// Privacy audit over many keys and settings (noise, amount, decoys): a table of rates.
+    AuditSweep(AuditSweepArgs),
 }
 
 /// The original data.
@@ -78,6 +82,8 @@ pub enum NoiseChoice {
     Uniform,
     /// |N(0, 1)| clamped to [0, 1].
     Gaussian,
+    /// Pixels resampled from the data at the corresponding location (quantised like the data).
+    Resample,
 }
 
 impl From<NoiseChoice> for NoiseKind {
@@ -85,6 +91,7 @@ impl From<NoiseChoice> for NoiseKind {
         match n {
             NoiseChoice::Uniform => NoiseKind::Uniform,
             NoiseChoice::Gaussian => NoiseKind::Gaussian,
+            NoiseChoice::Resample => NoiseKind::Resample,
         }
     }
 }
@@ -221,5 +228,46 @@ pub struct RunArgs {
     /// Output directory: bundle/, key.json, trained.safetensors, train-log.jsonl, extracted/,
     /// plain/, report.json. Default: amalgam-runs/run-<unix time>.
     #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// Bundle directory (what the cloud received).
+    #[arg(long, value_name = "DIR")]
+    pub bundle: PathBuf,
+    /// Trained augmented weights (what the cloud produced), for the accuracy attack.
+    #[arg(long, value_name = "FILE")]
+    pub trained: Option<PathBuf>,
+    /// Training log (JSONL), for the loss attack.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// The bundle's key, read only after the attacks, to score them.
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// Output directory: report.json and grid.png.
+    #[arg(long, value_name = "REPORT_DIR")]
+    pub out: PathBuf,
+    /// Training (and test) samples the attacks use; 0 for all.
+    #[arg(long, default_value_t = 2000)]
+    pub samples: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct AuditSweepArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Samples of the data set to augment for each key.
+    #[arg(long, default_value_t = 2000)]
+    pub samples: usize,
+    /// Keys (key seeds 0..KEYS) per setting.
+    #[arg(long, default_value_t = 20)]
+    pub keys: u64,
+    /// Epochs of cloud training per bundle for the loss and accuracy attacks (0: data-only
+    /// attacks).
+    #[arg(long, default_value_t = 0)]
+    pub train_epochs: usize,
+    /// Output JSON file with every setting's rates.
+    #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }

@@ -1,7 +1,7 @@
 //! `amalgam`: obfuscated neural-network training on untrusted compute.
 //!
 //! Owner side: `augment`, `extract`, `baseline`, `eval`; cloud side: `train`; both in one go:
-//! `run`. See `amalgam --help`.
+//! `run`; the privacy audit: `audit`, `audit-sweep`. See `amalgam --help`.
 
 mod args;
 mod commands;
@@ -22,6 +22,8 @@ fn main() -> ExitCode {
         Command::Baseline(a) => commands::baseline::run(a),
         Command::Eval(a) => commands::eval::run(a),
         Command::Run(a) => commands::run::run(a),
+        Command::Audit(a) => commands::audit::run(a),
+        Command::AuditSweep(a) => commands::audit_sweep::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod audit;
+pub mod audit_sweep;
 pub mod augment;
 pub mod baseline;
 pub mod eval;

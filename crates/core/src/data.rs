@@ -71,6 +71,26 @@ impl ImageSet {
         }
     }
 
+    /// Gathers, per channel `c`, the positions `keep_indices[c]` of every sample's flattened
+    /// grid into samples of shape `shape` (`keep_indices[c].len() == shape.pixels()`): the
+    /// input filter on the host. Labels are copied.
+    pub fn gather(&self, keep_indices: &[Vec<u32>], shape: ImageShape) -> ImageSet {
+        let grid = self.shape.pixels();
+        let mut images = Vec::with_capacity(self.len() * shape.values());
+        for i in 0..self.len() {
+            let sample = self.sample(i);
+            for (c, keep) in keep_indices.iter().enumerate() {
+                let channel = &sample[c * grid..(c + 1) * grid];
+                images.extend(keep.iter().map(|&k| channel[k as usize]));
+            }
+        }
+        ImageSet {
+            shape,
+            images,
+            labels: self.labels.clone(),
+        }
+    }
+
     /// The samples `indices` as tensors on `device`: images `[B, C, H, W]` and labels `[B]`.
     pub fn batch(&self, indices: &[usize], device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
         let mut values = Vec::with_capacity(indices.len() * self.shape.values());

@@ -2,8 +2,10 @@
 //!
 //! Everything that sees the owner's secrets: the original data ([`data`]), the secret
 //! [`key`], the [`augment`]ers that turn data and model into a bundle, the [`extract`]or that
-//! pulls the trained original model back out, and the plain [`baseline`] it is compared with.
+//! pulls the trained original model back out, the plain [`baseline`] it is compared with, and
+//! the scoring of the privacy [`audit`].
 
+pub mod audit;
 pub mod augment;
 pub mod baseline;
 pub mod data;

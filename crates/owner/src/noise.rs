@@ -15,19 +15,25 @@ pub const MAX_AMOUNT: f64 = 4.0;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NoiseKind {
-    /// `U[0, 1)`.
+    /// `U[0, 1)` (the authors' prototype).
     Uniform,
-    /// `|N(0, 1)|` clamped to `[0, 1]`.
+    /// `|N(0, 1)|` clamped to `[0, 1]` (the authors' prototype).
     Gaussian,
+    /// Resampled from the data (amalgam's addition, from the privacy audit): the pixel at the
+    /// corresponding original location of a random sample of the same set. Noise then has the
+    /// data's 8-bit quantisation and per-position distribution, which the published kinds
+    /// betray (see docs/PRIVACY.md).
+    Resample,
 }
 
 impl NoiseKind {
-    /// One noise value in [0, 1].
+    /// One noise value in [0, 1]. `resampled` draws a data pixel for [`NoiseKind::Resample`].
     #[inline]
-    pub fn sample(self, rng: &mut impl Rng) -> f32 {
+    pub fn sample<R: Rng>(self, rng: &mut R, resampled: impl FnOnce(&mut R) -> f32) -> f32 {
         match self {
             NoiseKind::Uniform => rng.random::<f32>(),
             NoiseKind::Gaussian => rng.sample::<f32, _>(StandardNormal).abs().min(1.0),
+            NoiseKind::Resample => resampled(rng),
         }
     }
 }
@@ -182,13 +188,15 @@ mod tests {
         let mut rng = stream(0, Stream::NoiseValues);
         // E[U[0,1)] = 0.5; E[min(|Z|, 1)] = 2(phi(0) - phi(1)) + P(|Z| > 1) = 0.631.
         for (kind, expected_mean) in [(NoiseKind::Uniform, 0.5), (NoiseKind::Gaussian, 0.631)] {
-            let values: Vec<f32> = (0..10_000).map(|_| kind.sample(&mut rng)).collect();
+            let values: Vec<f32> = (0..10_000)
+                .map(|_| kind.sample(&mut rng, |_| 0.0))
+                .collect();
             assert!(values.iter().all(|v| (0.0..=1.0).contains(v)));
             let mean = values.iter().sum::<f32>() / values.len() as f32;
             assert!((mean - expected_mean).abs() < 0.02, "{kind:?} mean {mean}");
         }
         let clamped = (0..10_000)
-            .filter(|_| NoiseKind::Gaussian.sample(&mut rng) == 1.0)
+            .filter(|_| NoiseKind::Gaussian.sample(&mut rng, |_| 0.0) == 1.0)
             .count();
         assert!(
             (2800..3600).contains(&clamped),

@@ -3,6 +3,7 @@
 
 use amalgam_core::data::ImageSet;
 use amalgam_core::rng::{Stream, substream};
+use rand::Rng;
 use rayon::prelude::*;
 
 use crate::noise::{NoiseKind, NoiseLayout};
@@ -13,7 +14,7 @@ use crate::noise::{NoiseKind, NoiseLayout};
 /// `x'_c[noise_c] = noise`, O(H'W') work. The noise of sample `i` comes from sub-stream
 /// `first_index + i` of [`Stream::NoiseValues`] of `key_seed`, so the result does not depend
 /// on the thread count, and train and test sets (different `first_index`) get different noise.
-/// The labels are copied.
+/// [`NoiseKind::Resample`] draws from `set` itself. The labels are copied.
 pub fn augment_images(
     set: &ImageSet,
     layout: &NoiseLayout,
@@ -22,6 +23,7 @@ pub fn augment_images(
     first_index: u64,
 ) -> ImageSet {
     let (original, augmented) = (layout.original.pixels(), layout.augmented.pixels());
+    let sources = resample_sources(layout);
     let mut images = vec![0.0f32; set.len() * layout.augmented.values()];
     images
         .par_chunks_mut(layout.augmented.values())
@@ -32,14 +34,14 @@ pub fn augment_images(
             let channels = out
                 .chunks_exact_mut(augmented)
                 .zip(sample.chunks_exact(original));
-            for ((out, pixels), (keep, positions)) in
-                channels.zip(layout.keep_indices.iter().zip(&layout.noise_positions))
-            {
-                for (&k, &v) in keep.iter().zip(pixels) {
+            for (c, (out, pixels)) in channels.enumerate() {
+                for (&k, &v) in layout.keep_indices[c].iter().zip(pixels) {
                     out[k as usize] = v;
                 }
-                for &p in positions {
-                    out[p as usize] = noise.sample(&mut rng);
+                for (&p, &source) in layout.noise_positions[c].iter().zip(&sources[c]) {
+                    out[p as usize] = noise.sample(&mut rng, |rng| {
+                        set.sample(rng.random_range(0..set.len()))[c * original + source]
+                    });
                 }
             }
         });
@@ -48,4 +50,23 @@ pub fn augment_images(
         images,
         labels: set.labels.clone(),
     }
+}
+
+/// Per channel and noise position, the original pixel (flat index in `H * W`) at the
+/// corresponding location: row `r' * H / H'`, column `c' * W / W'`.
+fn resample_sources(layout: &NoiseLayout) -> Vec<Vec<usize>> {
+    let (o, a) = (layout.original, layout.augmented);
+    layout
+        .noise_positions
+        .iter()
+        .map(|positions| {
+            positions
+                .iter()
+                .map(|&p| {
+                    let (row, col) = (p as usize / a.width, p as usize % a.width);
+                    (row * o.height / a.height) * o.width + col * o.width / a.width
+                })
+                .collect()
+        })
+        .collect()
 }
