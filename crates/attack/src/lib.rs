@@ -3,7 +3,7 @@
 //! The attacks of the privacy audit, run from the cloud's point of view: they take a
 //! [`CloudView`] (the bundle, and optionally the trained weights and the training log) and
 //! nothing else. This crate depends on `amalgam-core` only, so it cannot read the key; the
-//! owner scores the results with the key afterwards (`amalgam_owner::audit`).
+//! owner scores the results with the key afterwards (the owner crate's `audit` module).
 //!
 //! The attacks assume the design is public (Kerckhoffs): the attacker knows the published
 //! noise kinds and that noise positions are shared by all samples, but not the key.

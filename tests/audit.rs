@@ -1,0 +1,230 @@
+//! The privacy audit: its attacks find trivially separable noise, stay at chance on a control
+//! with no real signal, and the command writes its report (or fails cleanly).
+
+mod common;
+
+use std::path::Path;
+
+use amalgam_attack::{CloudView, run_attacks};
+use amalgam_core::bundle::{Bundle, DATA_FILE};
+use amalgam_core::data::ImageSet;
+use amalgam_core::model::{Architecture, ModelSpec, SPEC_FORMAT_VERSION};
+use amalgam_core::rng::{Stream, stream};
+use amalgam_core::tensors::{Values, read_tensor_file, write_tensor_file};
+use amalgam_owner::audit::{AuditReport, score};
+use amalgam_owner::augment::{augment, augment_model};
+use amalgam_owner::key::SecretKey;
+use amalgam_owner::noise::{NoiseKind, NoiseLayout, augmented_shape};
+use amalgam_owner::setup::{OwnerSetup, TrainSettings};
+use common::{amalgam, arg, entries, stderr};
+
+/// Attacks the bundle in `dir/bundle`, then scores with `dir/key.json`.
+fn audit(dir: &Path) -> AuditReport {
+    let view = CloudView::open(&dir.join("bundle"), None, None, 0).unwrap();
+    let attacks = run_attacks(&view);
+    let key = SecretKey::read(&dir.join("key.json")).unwrap();
+    score(&view, &attacks, &key).unwrap()
+}
+
+fn auc(report: &AuditReport, statistic: &str) -> f64 {
+    report
+        .detection
+        .iter()
+        .find(|d| d.statistic == statistic)
+        .unwrap()
+        .auc
+}
+
+fn augment_subset(dir: &Path, noise: NoiseKind, amount: f64) -> SecretKey {
+    let dataset = common::fashion_subset(600, 100);
+    let mut options = common::quick_options(1, 0, 3);
+    options.noise = noise;
+    options.amount = amount;
+    augment(
+        &dataset,
+        &options,
+        &dir.join("bundle"),
+        &dir.join("key.json"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn constant_noise_is_found_perfectly() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = augment_subset(dir.path(), NoiseKind::Uniform, 0.5);
+    // Replace every noise value of the training set by a constant.
+    let data = dir.path().join("bundle").join(DATA_FILE);
+    let mut file = read_tensor_file(&data).unwrap();
+    let grid = key.augmented.pixels();
+    let Values::F32(images) = &mut file.tensors.get_mut("train.images").unwrap().values else {
+        panic!("images are f32")
+    };
+    for sample in images.chunks_exact_mut(grid) {
+        let mut noise = vec![true; grid];
+        key.keep_indices[0]
+            .iter()
+            .for_each(|&k| noise[k as usize] = false);
+        sample
+            .iter_mut()
+            .zip(noise)
+            .filter(|(_, n)| *n)
+            .for_each(|(v, _)| *v = 0.3);
+    }
+    write_tensor_file(&data, &file).unwrap();
+    let report = audit(dir.path());
+    assert!(
+        auc(&report, "attacker_choice") > 0.99,
+        "{:?}",
+        report.detection
+    );
+    assert!(report.detection.last().unwrap().real_recovered_at_count > 0.99);
+}
+
+#[test]
+fn control_without_noise_is_near_chance() {
+    // "Augmented" samples are real images resized to H' x W'; the "noise positions" are a
+    // random mask over them, so no statistic can tell them apart.
+    let dataset = common::fashion_subset(1000, 100);
+    let original = dataset.train.shape;
+    let augmented = augmented_shape(original, 0.5).unwrap();
+    let resize = |set: &ImageSet| {
+        let mut images = Vec::with_capacity(set.len() * augmented.values());
+        for i in 0..set.len() {
+            let sample = set.sample(i);
+            for r in 0..augmented.height {
+                for c in 0..augmented.width {
+                    let (sr, sc) = (
+                        r * original.height / augmented.height,
+                        c * original.width / augmented.width,
+                    );
+                    images.push(sample[sr * original.width + sc]);
+                }
+            }
+        }
+        ImageSet::new(augmented, images, set.labels.clone()).unwrap()
+    };
+    let settings = TrainSettings {
+        epochs: 1,
+        batch_size: 32,
+        learning_rate: 1e-3,
+        optimizer: amalgam_core::training::OptimizerKind::Adam,
+    };
+    let setup = OwnerSetup::new(&dataset, Architecture::default_mlp(), &settings, 0).unwrap();
+    let layout = NoiseLayout::draw(original, augmented, &mut stream(9, Stream::NoisePositions));
+    let model = augment_model(&setup.spec, &setup.init, &layout, 1, 9);
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    std::fs::create_dir(&bundle).unwrap();
+    let fingerprint = Bundle::write(
+        &bundle,
+        &model.spec,
+        &setup.train,
+        &model.init,
+        &resize(&dataset.train),
+        &resize(&dataset.test),
+    )
+    .unwrap();
+    SecretKey {
+        format_version: SPEC_FORMAT_VERSION,
+        bundle_fingerprint: fingerprint,
+        real_branch: model.real_branch,
+        original: ModelSpec::new(Architecture::default_mlp(), original, 10).unwrap(),
+        augmented,
+        amount: 0.5,
+        noise: NoiseKind::Uniform,
+        keep_indices: layout.keep_indices,
+    }
+    .write(&dir.path().join("key.json"))
+    .unwrap();
+    let report = audit(dir.path());
+    for d in &report.detection {
+        assert!((d.auc - 0.5).abs() < 0.06, "{}: AUC {}", d.statistic, d.auc);
+    }
+}
+
+#[test]
+fn published_noise_leaks_through_quantisation_and_resampled_noise_does_not() {
+    let (uniform, resample) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    augment_subset(uniform.path(), NoiseKind::Uniform, 0.25);
+    augment_subset(resample.path(), NoiseKind::Resample, 0.25);
+    let (uniform, resample) = (audit(uniform.path()), audit(resample.path()));
+    assert_eq!(
+        auc(&uniform, "off_grid"),
+        1.0,
+        "uniform noise is never a multiple of 1/255"
+    );
+    assert!(
+        (auc(&resample, "off_grid") - 0.5).abs() < 0.05,
+        "resampled noise is quantised"
+    );
+    assert!(auc(&resample, "attacker_choice") < auc(&uniform, "attacker_choice"));
+    let ssim = |r: &AuditReport| {
+        r.reconstruction
+            .iter()
+            .find(|m| m.method == "drop_noise")
+            .unwrap()
+            .ssim
+    };
+    assert!(
+        ssim(&uniform) > 0.99,
+        "uniform noise: exact reconstruction by dropping detected noise"
+    );
+    assert!(
+        ssim(&resample) < 0.8,
+        "resampled noise: detection errors scramble the reconstruction"
+    );
+}
+
+#[test]
+fn audit_command_writes_report_and_grid_and_refuses_a_foreign_key() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    augment_subset(a.path(), NoiseKind::Gaussian, 1.0);
+    let dataset = common::fashion_subset(100, 20);
+    augment(
+        &dataset,
+        &common::quick_options(1, 0, 4),
+        &b.path().join("bundle"),
+        &b.path().join("key.json"),
+    )
+    .unwrap();
+
+    let bundle = arg(a.path(), "bundle");
+    let ok = amalgam(&[
+        "audit",
+        "--bundle",
+        &bundle,
+        "--key",
+        &arg(a.path(), "key.json"),
+        "--out",
+        &arg(a.path(), "report"),
+    ]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert_eq!(
+        entries(&a.path().join("report")),
+        ["grid.png", "report.json"]
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.path().join("report/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["detection"].as_array().unwrap().len(), 6);
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("Real-branch identification"));
+
+    let foreign = arg(b.path(), "key.json");
+    let bad = amalgam(&[
+        "audit",
+        "--bundle",
+        &bundle,
+        "--key",
+        &foreign,
+        "--out",
+        &arg(a.path(), "report2"),
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains(&foreign) && stderr(&bad).contains("does not belong"),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(!a.path().join("report2").exists());
+}
