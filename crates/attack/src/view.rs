@@ -61,9 +61,7 @@ impl CloudView {
             log,
         })
     }
-}
 
-impl CloudView {
     /// Shape of the samples each branch's filter produces (the original shape, public).
     pub fn filtered_shape(&self) -> amalgam_core::model::ImageShape {
         self.bundle.spec.branches[0].network.input
