@@ -57,6 +57,12 @@ pub enum ModelChoice {
     Lenet,
     /// MLP with hidden layers 256 and 128.
     Mlp,
+    /// ResNet-20: 3 stages of 3 BasicBlocks, 16/32/64 channels, BatchNorm.
+    Resnet20,
+    /// ResNet-18, CIFAR variant: 4 stages of 2 BasicBlocks, 64/128/256/512 channels.
+    Resnet18,
+    /// VGG-11 with BatchNorm.
+    Vgg11,
 }
 
 impl ModelChoice {
@@ -64,6 +70,9 @@ impl ModelChoice {
         match self {
             ModelChoice::Lenet => Architecture::Lenet,
             ModelChoice::Mlp => Architecture::default_mlp(),
+            ModelChoice::Resnet20 => Architecture::resnet20(),
+            ModelChoice::Resnet18 => Architecture::resnet18(),
+            ModelChoice::Vgg11 => Architecture::vgg11(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Exactness: the model extracted from the trained augmented network equals, bit for bit,
-//! the original model trained plainly on the original data (same seed, same batch order).
+//! the original model trained plainly on the original data (same seed, same batch order),
+//! BatchNorm running statistics included, and so do their eval-mode logits.
 //!
 //! Determinism: both runs use the same flex CPU kernels in the same process (one rayon pool,
 //! fixed thread count). flex partitions work by data shape, never by scheduling, so each
@@ -10,8 +11,9 @@
 mod common;
 
 use amalgam_cloud::train_bundle;
+use amalgam_core::backend::inference_device;
 use amalgam_core::bundle::branch_prefix;
-use amalgam_core::model::{Architecture, Weights};
+use amalgam_core::model::{Architecture, Network, Weights, set_weights};
 use amalgam_core::tensors::read_tensor_file;
 use amalgam_core::training::OptimizerKind;
 use amalgam_owner::augment::{AugmentOptions, augment};
@@ -47,8 +49,8 @@ fn assert_bitwise(name: &str, a: &Weights, b: &Weights) {
     }
 }
 
-fn check_exactness(architecture: Architecture, optimizer: OptimizerKind) {
-    let dataset = common::fashion_subset(512, 64);
+fn check_exactness(architecture: Architecture, optimizer: OptimizerKind, samples: usize) {
+    let dataset = common::fashion_subset(samples, 64);
     let options = AugmentOptions {
         architecture,
         amount: 0.5,
@@ -76,7 +78,12 @@ fn check_exactness(architecture: Architecture, optimizer: OptimizerKind) {
     let setup = OwnerSetup::new(&dataset, options.architecture.clone(), &options.train, 7).unwrap();
     let plain = train_baseline(&dataset, &setup, &ProgressBar::hidden());
 
-    assert_ne!(plain.weights, setup.init, "training changed the weights");
+    for (name, tensor) in &plain.weights {
+        assert_ne!(
+            tensor, &setup.init[name],
+            "{name} (running statistics too) changed in training"
+        );
+    }
     assert_bitwise("extracted vs plain", &extracted, &plain.weights);
 
     // The comparison can fail: a decoy's trained weights are not the plain model's.
@@ -92,19 +99,50 @@ fn check_exactness(architecture: Architecture, optimizer: OptimizerKind) {
         .collect();
     assert_eq!(decoy_weights.len(), plain.weights.len());
     assert_ne!(decoy_weights, plain.weights);
+
+    // Eval mode (BatchNorm on its running statistics): the same logits, bit for bit.
+    let device = inference_device();
+    let logits = |weights: &Weights| {
+        let mut network = Network::new(&setup.spec, &device);
+        set_weights(&mut network, weights).unwrap();
+        let (images, _) = dataset
+            .test
+            .batch(&(0..dataset.test.len()).collect::<Vec<_>>(), &device);
+        network
+            .forward(images)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    };
+    let (a, b) = (logits(&extracted), logits(&plain.weights));
+    assert!(
+        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+        "eval-mode logits differ"
+    );
 }
 
 #[test]
 fn mlp_with_two_decoys_extracts_bitwise_equal_weights() {
-    check_exactness(Architecture::default_mlp(), OptimizerKind::Adam);
+    check_exactness(Architecture::default_mlp(), OptimizerKind::Adam, 512);
 }
 
 #[test]
 fn lenet_with_two_decoys_extracts_bitwise_equal_weights() {
-    check_exactness(Architecture::Lenet, OptimizerKind::Adam);
+    check_exactness(Architecture::Lenet, OptimizerKind::Adam, 512);
 }
 
 #[test]
 fn lenet_with_sgd_extracts_bitwise_equal_weights() {
-    check_exactness(Architecture::Lenet, OptimizerKind::Sgd);
+    check_exactness(Architecture::Lenet, OptimizerKind::Sgd, 512);
+}
+
+/// BatchNorm: running statistics are part of the weights, and must match too.
+#[test]
+fn resnet20_with_two_decoys_extracts_bitwise_equal_weights_and_running_stats() {
+    check_exactness(Architecture::resnet20(), OptimizerKind::Sgd, 192);
+}
+
+#[test]
+fn vgg11_bn_with_two_decoys_extracts_bitwise_equal_weights_and_running_stats() {
+    check_exactness(Architecture::vgg11(), OptimizerKind::Adam, 96);
 }

@@ -3,12 +3,13 @@
 
 mod init;
 mod network;
+mod params;
 mod spec;
 mod weights;
 
 pub use init::initial_weights;
-pub use network::{Lenet, Mlp, Network};
-pub use spec::{Architecture, ImageShape, ModelSpec, ParamSpec, SPEC_FORMAT_VERSION};
+pub use network::{Lenet, Mlp, Network, Resnet, Vgg};
+pub use spec::{Architecture, ImageShape, ModelSpec, ParamInit, ParamSpec, SPEC_FORMAT_VERSION};
 pub use weights::{
     WeightComparison, Weights, check_shapes, compare_weights, set_weights, weights_of,
 };
@@ -28,6 +29,9 @@ mod tests {
         vec![
             ModelSpec::new(Architecture::default_mlp(), input, 7).unwrap(),
             ModelSpec::new(Architecture::Lenet, input, 7).unwrap(),
+            ModelSpec::new(Architecture::resnet20(), input, 7).unwrap(),
+            ModelSpec::new(Architecture::resnet18(), input, 7).unwrap(),
+            ModelSpec::new(Architecture::vgg11(), input, 7).unwrap(),
         ]
     }
 

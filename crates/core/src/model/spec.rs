@@ -54,6 +54,24 @@ pub enum Architecture {
     /// LeNet-5 (LeCun et al. 1998), no padding: conv 5x5 6 → ReLU → maxpool 2 → conv 5x5 16
     /// → ReLU → maxpool 2 → fc 120 → ReLU → fc 84 → ReLU → fc classes. Needs `H, W >= 14`.
     Lenet,
+    /// ResNet for small images (He et al. 2016, the CIFAR variant, as in the Amalgam
+    /// prototype's `models/resnet.py`): a 3x3 stride-1 stem conv of `widths[0]` channels with
+    /// BatchNorm and ReLU, no max-pool; stage `i` has `blocks[i]` BasicBlocks of `widths[i]`
+    /// channels (stride 2 from the second stage; 1x1 conv + BatchNorm shortcut where the
+    /// shape changes); global average pooling; a linear classifier. 1 to 4 stages.
+    Resnet {
+        /// BasicBlocks per stage.
+        blocks: Vec<usize>,
+        /// Channels per stage.
+        widths: Vec<usize>,
+    },
+    /// VGG with BatchNorm (Simonyan & Zisserman 2015; the CIFAR variant): per stage, 3x3
+    /// convs (padding 1) each followed by BatchNorm and ReLU, then a 2x2 max-pool (ceil
+    /// mode, so any side works); global average pooling; a linear classifier.
+    Vgg {
+        /// Per stage, the channels of its convs.
+        stages: Vec<Vec<usize>>,
+    },
 }
 
 impl Architecture {
@@ -61,6 +79,35 @@ impl Architecture {
     pub fn default_mlp() -> Self {
         Architecture::Mlp {
             hidden: vec![256, 128],
+        }
+    }
+
+    /// ResNet-20 (He et al. 2016): 3 stages of 3 BasicBlocks, 16/32/64 channels.
+    pub fn resnet20() -> Self {
+        Architecture::Resnet {
+            blocks: vec![3, 3, 3],
+            widths: vec![16, 32, 64],
+        }
+    }
+
+    /// ResNet-18, CIFAR variant: 4 stages of 2 BasicBlocks, 64/128/256/512 channels.
+    pub fn resnet18() -> Self {
+        Architecture::Resnet {
+            blocks: vec![2, 2, 2, 2],
+            widths: vec![64, 128, 256, 512],
+        }
+    }
+
+    /// VGG-11 with BatchNorm: 64 | 128 | 256 256 | 512 512 | 512 512.
+    pub fn vgg11() -> Self {
+        Architecture::Vgg {
+            stages: vec![
+                vec![64],
+                vec![128],
+                vec![256, 256],
+                vec![512, 512],
+                vec![512, 512],
+            ],
         }
     }
 }
@@ -78,18 +125,34 @@ pub struct ModelSpec {
     pub architecture: Architecture,
 }
 
-/// One learnable tensor of a spec, in PyTorch layout and naming.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How a tensor of a fresh model is initialised.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ParamInit {
+    /// He (Kaiming) uniform for ReLU networks: `U(-sqrt(6/fan_in), sqrt(6/fan_in))`.
+    HeUniform {
+        /// Inputs per output unit of the layer.
+        fan_in: usize,
+    },
+    /// All zeros (biases, BatchNorm shift and running mean).
+    Zeros,
+    /// All ones (BatchNorm scale and running variance).
+    Ones,
+}
+
+/// One tensor of a model's weights (learned parameters and BatchNorm running statistics), in
+/// PyTorch layout and naming.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ParamSpec {
-    /// PyTorch-style name, e.g. `conv1.weight`.
+    /// PyTorch-style name, e.g. `conv1.weight` or `layer1.0.bn1.running_var`.
     pub name: String,
     /// PyTorch layout: `[out, in]` for linear weights, `[out, in, kh, kw]` for convolutions.
     pub shape: Vec<usize>,
-    /// Fan-in of the layer the tensor belongs to (inputs per output unit).
-    pub fan_in: usize,
+    /// Its initial values.
+    pub init: ParamInit,
 }
 
-const LENET_KERNEL: usize = 5;
+/// Kernel side of LeNet's convolutions.
+pub(crate) const LENET_KERNEL: usize = 5;
 
 impl ModelSpec {
     /// A validated spec.
@@ -128,6 +191,23 @@ impl ModelSpec {
             Architecture::Mlp { hidden } if hidden.contains(&0) => {
                 Err(Error::invalid("MLP hidden layer widths must be positive"))
             }
+            Architecture::Resnet { blocks, widths }
+                if blocks.len() != widths.len()
+                    || !(1..=4).contains(&blocks.len())
+                    || blocks.contains(&0)
+                    || widths.contains(&0) =>
+            {
+                Err(Error::invalid(
+                    "ResNet needs 1 to 4 stages, as many block counts as widths, all positive",
+                ))
+            }
+            Architecture::Vgg { stages }
+                if stages.is_empty() || stages.iter().any(|s| s.is_empty() || s.contains(&0)) =>
+            {
+                Err(Error::invalid(
+                    "VGG needs at least one stage, each with at least one conv of positive width",
+                ))
+            }
             Architecture::Lenet if self.input.height < 14 || self.input.width < 14 => {
                 Err(Error::invalid(format!(
                     "LeNet needs images of at least 14x14 pixels, got {}",
@@ -144,41 +224,9 @@ impl ModelSpec {
         (side(self.input.height), side(self.input.width))
     }
 
-    /// Every learnable tensor, in PyTorch names and layout, in a fixed order.
+    /// Every tensor of the model's weights (BatchNorm running statistics included), in
+    /// PyTorch names and layouts, in a fixed order.
     pub fn parameters(&self) -> Vec<ParamSpec> {
-        let mut params = Vec::new();
-        let mut layer = |name: &str, weight: Vec<usize>| {
-            let fan_in = weight[1..].iter().product();
-            let out = weight[0];
-            params.push(ParamSpec {
-                name: format!("{name}.weight"),
-                shape: weight,
-                fan_in,
-            });
-            params.push(ParamSpec {
-                name: format!("{name}.bias"),
-                shape: vec![out],
-                fan_in,
-            });
-        };
-        match &self.architecture {
-            Architecture::Mlp { hidden } => {
-                let mut width = self.input.values();
-                for (i, &h) in hidden.iter().chain([self.classes].iter()).enumerate() {
-                    layer(&format!("layers.{i}"), vec![h, width]);
-                    width = h;
-                }
-            }
-            Architecture::Lenet => {
-                let (h, w) = self.lenet_feature_side();
-                let k = LENET_KERNEL;
-                layer("conv1", vec![6, self.input.channels, k, k]);
-                layer("conv2", vec![16, 6, k, k]);
-                layer("fc1", vec![120, 16 * h * w]);
-                layer("fc2", vec![84, 120]);
-                layer("fc3", vec![self.classes, 84]);
-            }
-        }
-        params
+        super::params::parameters(self)
     }
 }

@@ -1,0 +1,138 @@
+//! ResNet for small images (He et al. 2016), PyTorch names as in the Amalgam prototype's
+//! `models/resnet.py`: `conv1`, `bn1`, `layer{1..4}.{block}.{conv1,bn1,conv2,bn2,shortcut.0,shortcut.1}`,
+//! `linear`.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use burn::tensor::module::adaptive_avg_pool2d;
+
+use crate::model::ModelSpec;
+
+/// A 3x3 convolution without bias, padding 1.
+fn conv3x3(input: usize, output: usize, stride: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([input, output], [3, 3])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .with_bias(false)
+        .init(device)
+}
+
+/// One layer of a projection shortcut (`shortcut.0` the conv, `shortcut.1` the norm).
+#[derive(Module, Debug)]
+pub enum ShortcutLayer {
+    /// 1x1 convolution, no bias.
+    Conv(Conv2d),
+    /// BatchNorm.
+    Norm(BatchNorm),
+}
+
+/// Two 3x3 convolutions with BatchNorm and a residual connection.
+#[derive(Module, Debug)]
+pub struct BasicBlock {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    /// Empty for the identity; conv + norm where the shape changes.
+    shortcut: Vec<ShortcutLayer>,
+}
+
+impl BasicBlock {
+    fn new(input: usize, output: usize, stride: usize, device: &Device) -> Self {
+        let shortcut = if stride != 1 || input != output {
+            vec![
+                ShortcutLayer::Conv(
+                    Conv2dConfig::new([input, output], [1, 1])
+                        .with_stride([stride, stride])
+                        .with_bias(false)
+                        .init(device),
+                ),
+                ShortcutLayer::Norm(BatchNormConfig::new(output).init(device)),
+            ]
+        } else {
+            Vec::new()
+        };
+        Self {
+            conv1: conv3x3(input, output, stride, device),
+            bn1: BatchNormConfig::new(output).init(device),
+            conv2: conv3x3(output, output, 1, device),
+            bn2: BatchNormConfig::new(output).init(device),
+            shortcut,
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
+        let out = self.bn2.forward(self.conv2.forward(out));
+        let residual = self.shortcut.iter().fold(x, |x, layer| match layer {
+            ShortcutLayer::Conv(conv) => conv.forward(x),
+            ShortcutLayer::Norm(norm) => norm.forward(x),
+        });
+        relu(out + residual)
+    }
+}
+
+/// ResNet (see [`crate::model::Architecture::Resnet`]).
+#[derive(Module, Debug)]
+pub struct Resnet {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    layer1: Vec<BasicBlock>,
+    layer2: Vec<BasicBlock>,
+    layer3: Vec<BasicBlock>,
+    layer4: Vec<BasicBlock>,
+    linear: Linear,
+}
+
+impl Resnet {
+    pub(super) fn new(
+        spec: &ModelSpec,
+        blocks: &[usize],
+        widths: &[usize],
+        device: &Device,
+    ) -> Self {
+        let mut stages: Vec<Vec<BasicBlock>> = Vec::new();
+        let mut input = widths[0];
+        for (stage, (&n, &width)) in blocks.iter().zip(widths).enumerate() {
+            stages.push(
+                (0..n)
+                    .map(|b| {
+                        let stride = if stage > 0 && b == 0 { 2 } else { 1 };
+                        let block = BasicBlock::new(input, width, stride, device);
+                        input = width;
+                        block
+                    })
+                    .collect(),
+            );
+        }
+        stages.resize_with(4, Vec::new);
+        let mut stages = stages.into_iter();
+        let mut next = || stages.next().expect("four stages");
+        Self {
+            conv1: conv3x3(spec.input.channels, widths[0], 1, device),
+            bn1: BatchNormConfig::new(widths[0]).init(device),
+            layer1: next(),
+            layer2: next(),
+            layer3: next(),
+            layer4: next(),
+            linear: LinearConfig::new(input, spec.classes).init(device),
+        }
+    }
+
+    pub(super) fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x = relu(self.bn1.forward(self.conv1.forward(images)));
+        for block in self
+            .layer1
+            .iter()
+            .chain(&self.layer2)
+            .chain(&self.layer3)
+            .chain(&self.layer4)
+        {
+            x = block.forward(x);
+        }
+        let x: Tensor<2> = adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
+        self.linear.forward(x)
+    }
+}
