@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use amalgam_core::model::Architecture;
-use amalgam_core::training::OptimizerKind;
+use amalgam_core::training::{OptimizerKind, Schedule};
 use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::setup::TrainSettings;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -83,6 +83,18 @@ pub enum OptimizerChoice {
     Sgd,
     /// Adam (betas 0.9/0.999, eps 1e-8).
     Adam,
+    /// AdamW (decoupled weight decay).
+    Adamw,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum ScheduleChoice {
+    /// The same rate every epoch.
+    Constant,
+    /// Cosine annealing to 0 over the epochs.
+    Cosine,
+    /// Multiply by --step-gamma every --step-every epochs.
+    Step,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
@@ -126,6 +138,21 @@ pub struct TrainingArgs {
     /// Optimizer.
     #[arg(long, value_enum, default_value = "adam")]
     pub optimizer: OptimizerChoice,
+    /// SGD momentum (0: none; the prototype used 0.9).
+    #[arg(long, default_value_t = 0.0)]
+    pub momentum: f64,
+    /// Weight decay (L2 for sgd and adam, decoupled for adamw; the prototype used 5e-4).
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Learning-rate schedule, stepped once per epoch.
+    #[arg(long, value_enum, default_value = "constant")]
+    pub schedule: ScheduleChoice,
+    /// Epochs between decays of the step schedule.
+    #[arg(long, default_value_t = 30)]
+    pub step_every: usize,
+    /// Decay factor of the step schedule.
+    #[arg(long, default_value_t = 0.1)]
+    pub step_gamma: f64,
 }
 
 impl TrainingArgs {
@@ -137,6 +164,17 @@ impl TrainingArgs {
             optimizer: match self.optimizer {
                 OptimizerChoice::Sgd => OptimizerKind::Sgd,
                 OptimizerChoice::Adam => OptimizerKind::Adam,
+                OptimizerChoice::Adamw => OptimizerKind::Adamw,
+            },
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            schedule: match self.schedule {
+                ScheduleChoice::Constant => Schedule::Constant,
+                ScheduleChoice::Cosine => Schedule::Cosine,
+                ScheduleChoice::Step => Schedule::Step {
+                    every: self.step_every,
+                    gamma: self.step_gamma,
+                },
             },
         }
     }

@@ -109,6 +109,7 @@ fn control_without_noise_is_near_chance() {
         batch_size: 32,
         learning_rate: 1e-3,
         optimizer: amalgam_core::training::OptimizerKind::Adam,
+        ..Default::default()
     };
     let setup = OwnerSetup::new(&dataset, Architecture::default_mlp(), &settings, 0).unwrap();
     let layout = NoiseLayout::draw(original, augmented, &mut stream(9, Stream::NoisePositions));

@@ -15,7 +15,7 @@ use amalgam_core::backend::inference_device;
 use amalgam_core::bundle::branch_prefix;
 use amalgam_core::model::{Architecture, Network, Weights, set_weights};
 use amalgam_core::tensors::read_tensor_file;
-use amalgam_core::training::OptimizerKind;
+use amalgam_core::training::{OptimizerKind, Schedule};
 use amalgam_owner::augment::{AugmentOptions, augment};
 use amalgam_owner::baseline::train_baseline;
 use amalgam_owner::extract::extract;
@@ -49,7 +49,7 @@ fn assert_bitwise(name: &str, a: &Weights, b: &Weights) {
     }
 }
 
-fn check_exactness(architecture: Architecture, optimizer: OptimizerKind, samples: usize) {
+fn check_exactness(architecture: Architecture, train: TrainSettings, samples: usize) {
     let dataset = common::fashion_subset(samples, 64);
     let options = AugmentOptions {
         architecture,
@@ -58,12 +58,7 @@ fn check_exactness(architecture: Architecture, optimizer: OptimizerKind, samples
         decoys: 2,
         seed: 7,
         key_seed: 11,
-        train: TrainSettings {
-            epochs: 1,
-            batch_size: 32,
-            learning_rate: 2e-3,
-            optimizer,
-        },
+        train,
     };
     let dir = tempfile::tempdir().unwrap();
     let (bundle, key_path) = (dir.path().join("bundle"), dir.path().join("key.json"));
@@ -121,28 +116,54 @@ fn check_exactness(architecture: Architecture, optimizer: OptimizerKind, samples
     );
 }
 
+fn one_epoch(optimizer: OptimizerKind) -> TrainSettings {
+    TrainSettings {
+        epochs: 1,
+        optimizer,
+        ..TrainSettings::default()
+    }
+}
+
 #[test]
 fn mlp_with_two_decoys_extracts_bitwise_equal_weights() {
-    check_exactness(Architecture::default_mlp(), OptimizerKind::Adam, 512);
+    check_exactness(
+        Architecture::default_mlp(),
+        one_epoch(OptimizerKind::Adam),
+        512,
+    );
 }
 
 #[test]
 fn lenet_with_two_decoys_extracts_bitwise_equal_weights() {
-    check_exactness(Architecture::Lenet, OptimizerKind::Adam, 512);
+    check_exactness(Architecture::Lenet, one_epoch(OptimizerKind::Adam), 512);
 }
 
 #[test]
 fn lenet_with_sgd_extracts_bitwise_equal_weights() {
-    check_exactness(Architecture::Lenet, OptimizerKind::Sgd, 512);
+    check_exactness(Architecture::Lenet, one_epoch(OptimizerKind::Sgd), 512);
 }
 
 /// BatchNorm: running statistics are part of the weights, and must match too.
 #[test]
 fn resnet20_with_two_decoys_extracts_bitwise_equal_weights_and_running_stats() {
-    check_exactness(Architecture::resnet20(), OptimizerKind::Sgd, 192);
+    // The prototype's recipe: SGD, momentum 0.9, weight decay 5e-4, cosine schedule.
+    let recipe = TrainSettings {
+        epochs: 2,
+        learning_rate: 0.1,
+        optimizer: OptimizerKind::Sgd,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+        schedule: Schedule::Cosine,
+        ..TrainSettings::default()
+    };
+    check_exactness(Architecture::resnet20(), recipe, 96);
 }
 
 #[test]
 fn vgg11_bn_with_two_decoys_extracts_bitwise_equal_weights_and_running_stats() {
-    check_exactness(Architecture::vgg11(), OptimizerKind::Adam, 96);
+    let adamw = TrainSettings {
+        weight_decay: 1e-2,
+        ..one_epoch(OptimizerKind::Adamw)
+    };
+    check_exactness(Architecture::vgg11(), adamw, 96);
 }

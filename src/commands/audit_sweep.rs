@@ -149,6 +149,7 @@ pub fn run(args: AuditSweepArgs) -> Result<()> {
                             batch_size: 32,
                             learning_rate: 2e-3,
                             optimizer: OptimizerKind::Adam,
+                            ..Default::default()
                         },
                     };
                     augment(&dataset, &options, &bundle, &key)?;

@@ -130,6 +130,7 @@ pub fn quick_options(
             batch_size: 8,
             learning_rate: 1e-2,
             optimizer: amalgam_core::training::OptimizerKind::Adam,
+            ..Default::default()
         },
     }
 }

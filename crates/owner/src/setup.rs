@@ -5,7 +5,7 @@
 use amalgam_core::Result;
 use amalgam_core::model::{Architecture, ModelSpec, Weights, initial_weights};
 use amalgam_core::rng::{Stream, stream};
-use amalgam_core::training::{OptimizerKind, TRAIN_FORMAT_VERSION, TrainConfig};
+use amalgam_core::training::{OptimizerKind, Schedule, TRAIN_FORMAT_VERSION, TrainConfig};
 use rand::RngCore;
 
 use crate::data::Dataset;
@@ -21,6 +21,27 @@ pub struct TrainSettings {
     pub learning_rate: f64,
     /// Optimizer.
     pub optimizer: OptimizerKind,
+    /// SGD momentum (0: none).
+    pub momentum: f64,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+}
+
+impl Default for TrainSettings {
+    /// The command line's defaults: 2 epochs, batch 32, Adam at 0.002, constant rate.
+    fn default() -> Self {
+        Self {
+            epochs: 2,
+            batch_size: 32,
+            learning_rate: 2e-3,
+            optimizer: OptimizerKind::Adam,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
+        }
+    }
 }
 
 /// The original model, its initial weights and the training config, from the training seed.
@@ -54,6 +75,9 @@ impl OwnerSetup {
             batch_size: settings.batch_size,
             learning_rate: settings.learning_rate,
             optimizer: settings.optimizer,
+            momentum: settings.momentum,
+            weight_decay: settings.weight_decay,
+            schedule: settings.schedule,
             batch_order_seed: stream(seed, Stream::BatchOrderSeed).next_u64(),
         };
         train.validate()?;

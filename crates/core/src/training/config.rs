@@ -1,6 +1,10 @@
 //! The training configuration (`train.json` in the bundle).
 
-use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
+use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::lr_scheduler::step::StepLrSchedulerConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -13,20 +17,33 @@ pub const TRAIN_FORMAT_VERSION: u32 = 1;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
-    /// Plain stochastic gradient descent.
+    /// Stochastic gradient descent, with optional momentum (PyTorch's: no dampening) and
+    /// L2 weight decay.
     Sgd,
-    /// Adam (Kingma & Ba 2015), betas (0.9, 0.999), epsilon 1e-8 as in PyTorch.
+    /// Adam (Kingma & Ba 2015), betas (0.9, 0.999), epsilon 1e-8 as in PyTorch; weight decay
+    /// as an L2 penalty.
     Adam,
+    /// AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay.
+    Adamw,
 }
 
-impl OptimizerKind {
-    /// A fresh optimizer of this kind.
-    pub fn build(self) -> ModuleOptimizer {
-        match self {
-            OptimizerKind::Sgd => SgdConfig::new().init(),
-            OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
-        }
-    }
+/// How the learning rate changes from epoch to epoch (one step per epoch, as the authors'
+/// prototype steps PyTorch's schedulers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Schedule {
+    /// The same rate every epoch.
+    #[default]
+    Constant,
+    /// Cosine annealing from the rate to 0 over the epochs (Loshchilov & Hutter 2017).
+    Cosine,
+    /// Multiply the rate by `gamma` every `every` epochs.
+    Step {
+        /// Epochs between decays.
+        every: usize,
+        /// Decay factor in (0, 1].
+        gamma: f64,
+    },
 }
 
 /// How to train: everything the cloud needs besides the model and the data.
@@ -42,6 +59,15 @@ pub struct TrainConfig {
     pub learning_rate: f64,
     /// The optimizer.
     pub optimizer: OptimizerKind,
+    /// SGD momentum in [0, 1) (0: none).
+    #[serde(default)]
+    pub momentum: f64,
+    /// Weight decay (L2 penalty for SGD and Adam, decoupled for AdamW), >= 0.
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Learning-rate schedule over epochs.
+    #[serde(default)]
+    pub schedule: Schedule,
     /// Seed of the batch order ([`crate::data::batch_order`]). Derived from the owner's seed
     /// through its own stream, so it reveals nothing about the initial weights.
     pub batch_order_seed: u64,
@@ -63,12 +89,136 @@ impl TrainConfig {
         if self.epochs == 0 || self.batch_size == 0 {
             return Err(Error::invalid("epochs and batch size must be at least 1"));
         }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+        if !(self.learning_rate.is_finite()
+            && self.learning_rate > 0.0
+            && self.learning_rate <= 1.0)
+        {
             return Err(Error::invalid(format!(
-                "learning rate must be a positive number, got {}",
+                "learning rate must be in (0, 1], got {}",
                 self.learning_rate
             )));
         }
+        if !(0.0..1.0).contains(&self.momentum) || !(self.weight_decay >= 0.0) {
+            return Err(Error::invalid(format!(
+                "momentum must be in [0, 1) and weight decay >= 0, got {} and {}",
+                self.momentum, self.weight_decay
+            )));
+        }
+        if let Schedule::Step { every, gamma } = self.schedule
+            && (every == 0 || !(gamma > 0.0 && gamma <= 1.0))
+        {
+            return Err(Error::invalid(
+                "a step schedule needs at least 1 epoch between decays and a factor in (0, 1]",
+            ));
+        }
         Ok(())
+    }
+
+    /// A fresh optimizer as configured.
+    pub fn build_optimizer(&self) -> ModuleOptimizer {
+        let decay =
+            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        match self.optimizer {
+            OptimizerKind::Sgd => SgdConfig::new()
+                .with_momentum((self.momentum > 0.0).then(|| {
+                    MomentumConfig::new()
+                        .with_momentum(self.momentum)
+                        .with_dampening(0.0)
+                }))
+                .with_weight_decay(decay)
+                .init(),
+            OptimizerKind::Adam => AdamConfig::new()
+                .with_epsilon(1e-8)
+                .with_weight_decay(decay)
+                .init(),
+            OptimizerKind::Adamw => AdamWConfig::new()
+                .with_epsilon(1e-8)
+                .with_weight_decay(self.weight_decay as f32)
+                .init(),
+        }
+    }
+
+    /// The learning rate of every epoch, from burn's schedulers.
+    pub fn epoch_learning_rates(&self) -> Vec<f64> {
+        let lr = self.learning_rate;
+        let scheduler = match self.schedule {
+            Schedule::Constant => return vec![lr; self.epochs],
+            Schedule::Cosine => CosineAnnealingLrSchedulerConfig::new(lr, self.epochs).init(),
+            Schedule::Step { every, gamma } => StepLrSchedulerConfig::new(lr, every)
+                .with_gamma(gamma)
+                .init(),
+        };
+        let mut scheduler = scheduler.expect("the config was validated");
+        (0..self.epochs).map(|_| scheduler.step().base()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(schedule: Schedule, epochs: usize) -> TrainConfig {
+        TrainConfig {
+            format_version: TRAIN_FORMAT_VERSION,
+            epochs,
+            batch_size: 8,
+            learning_rate: 0.1,
+            optimizer: OptimizerKind::Sgd,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            schedule,
+            batch_order_seed: 0,
+        }
+    }
+
+    #[test]
+    fn schedules_give_one_rate_per_epoch() {
+        assert_eq!(
+            config(Schedule::Constant, 3).epoch_learning_rates(),
+            vec![0.1; 3]
+        );
+        let cosine = config(Schedule::Cosine, 4).epoch_learning_rates();
+        assert_eq!(cosine[0], 0.1);
+        assert!(cosine.windows(2).all(|w| w[1] < w[0]), "{cosine:?}");
+        let step = config(
+            Schedule::Step {
+                every: 2,
+                gamma: 0.5,
+            },
+            5,
+        )
+        .epoch_learning_rates();
+        let expected = [0.1, 0.1, 0.05, 0.05, 0.025];
+        assert!(
+            step.iter()
+                .zip(expected)
+                .all(|(a, b)| (a - b).abs() < 1e-12),
+            "{step:?}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_settings_are_rejected() {
+        assert!(config(Schedule::Cosine, 3).validate().is_ok());
+        assert!(
+            config(
+                Schedule::Step {
+                    every: 0,
+                    gamma: 0.5
+                },
+                3
+            )
+            .validate()
+            .is_err()
+        );
+        let mut c = config(Schedule::Constant, 3);
+        c.momentum = 1.0;
+        assert!(c.validate().is_err());
+        let old = r#"{"format_version":1,"epochs":2,"batch_size":32,"learning_rate":0.002,"optimizer":"adam","batch_order_seed":7}"#;
+        let parsed: TrainConfig = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (parsed.momentum, parsed.schedule),
+            (0.0, Schedule::Constant)
+        );
     }
 }

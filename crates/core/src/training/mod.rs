@@ -7,6 +7,6 @@ mod config;
 mod evaluate;
 mod train;
 
-pub use config::{OptimizerKind, TRAIN_FORMAT_VERSION, TrainConfig};
+pub use config::{OptimizerKind, Schedule, TRAIN_FORMAT_VERSION, TrainConfig};
 pub use evaluate::{Evaluation, evaluate};
 pub use train::{BranchedClassifier, EpochLog, train};

@@ -54,7 +54,8 @@ pub fn train<M: BranchedClassifier>(
     progress: &ProgressBar,
     mut on_epoch: impl FnMut(&EpochLog),
 ) -> (M, Vec<EpochLog>) {
-    let mut optimizer = config.optimizer.build();
+    let mut optimizer = config.build_optimizer();
+    let learning_rates = config.epoch_learning_rates();
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let branches = model.branch_count();
     let mut logs = Vec::with_capacity(config.epochs);
@@ -80,7 +81,7 @@ pub fn train<M: BranchedClassifier>(
                 .reduce(|a, b| a + b)
                 .expect("a classifier has at least one branch");
             let grads = GradientsParams::from_grads(total.backward(), &model);
-            model = optimizer.step(config.learning_rate, model, grads);
+            model = optimizer.step(learning_rates[epoch], model, grads);
             progress.inc(1);
         }
         let log = EpochLog {
