@@ -153,6 +153,13 @@ pub struct TrainingArgs {
     /// Decay factor of the step schedule.
     #[arg(long, default_value_t = 0.1)]
     pub step_gamma: f64,
+    /// Random crop after zero padding by this many pixels, and random horizontal flip, fresh
+    /// each epoch, applied after the input filter (4 is the CIFAR standard; 0: off).
+    #[arg(long, default_value_t = 0)]
+    pub crop_padding: usize,
+    /// Normalise each channel by the training set's mean and std, a layer after the filter.
+    #[arg(long)]
+    pub normalize: bool,
 }
 
 impl TrainingArgs {
@@ -176,6 +183,8 @@ impl TrainingArgs {
                     gamma: self.step_gamma,
                 },
             },
+            crop_padding: self.crop_padding,
+            normalize: self.normalize,
         }
     }
 }

@@ -13,7 +13,7 @@ mod common;
 use amalgam_cloud::train_bundle;
 use amalgam_core::backend::inference_device;
 use amalgam_core::bundle::branch_prefix;
-use amalgam_core::model::{Architecture, Network, Weights, set_weights};
+use amalgam_core::model::{Architecture, Classifier, Weights};
 use amalgam_core::tensors::read_tensor_file;
 use amalgam_core::training::{OptimizerKind, Schedule};
 use amalgam_owner::augment::{AugmentOptions, augment};
@@ -98,12 +98,11 @@ fn check_exactness(architecture: Architecture, train: TrainSettings, samples: us
     // Eval mode (BatchNorm on its running statistics): the same logits, bit for bit.
     let device = inference_device();
     let logits = |weights: &Weights| {
-        let mut network = Network::new(&setup.spec, &device);
-        set_weights(&mut network, weights).unwrap();
+        let classifier = Classifier::new(&setup.spec, weights, &device).unwrap();
         let (images, _) = dataset
             .test
             .batch(&(0..dataset.test.len()).collect::<Vec<_>>(), &device);
-        network
+        classifier
             .forward(images)
             .into_data()
             .try_to_vec::<f32>()
@@ -154,6 +153,8 @@ fn resnet20_with_two_decoys_extracts_bitwise_equal_weights_and_running_stats() {
         momentum: 0.9,
         weight_decay: 5e-4,
         schedule: Schedule::Cosine,
+        crop_padding: 4,
+        normalize: true,
         ..TrainSettings::default()
     };
     check_exactness(Architecture::resnet20(), recipe, 96);
@@ -163,6 +164,8 @@ fn resnet20_with_two_decoys_extracts_bitwise_equal_weights_and_running_stats() {
 fn vgg11_bn_with_two_decoys_extracts_bitwise_equal_weights_and_running_stats() {
     let adamw = TrainSettings {
         weight_decay: 1e-2,
+        crop_padding: 4,
+        normalize: true,
         ..one_epoch(OptimizerKind::Adamw)
     };
     check_exactness(Architecture::vgg11(), adamw, 96);

@@ -5,7 +5,7 @@ use std::path::Path;
 use amalgam_core::backend::inference_device;
 use amalgam_core::data::ImageSet;
 use amalgam_core::training::{Evaluation, evaluate};
-use amalgam_owner::model_dir::load_network;
+use amalgam_owner::model_dir::load_classifier;
 use anyhow::{Result, bail};
 
 use crate::args::EvalArgs;
@@ -14,7 +14,7 @@ use crate::commands::augment::load;
 /// Accuracy and loss of the model directory `model` on `test`.
 pub fn evaluate_dir(model: &Path, test: &ImageSet) -> Result<Evaluation> {
     let device = inference_device();
-    let (spec, network) = load_network(model, &device)?;
+    let (spec, classifier) = load_classifier(model, &device)?;
     if spec.input != test.shape || spec.classes < test.classes() {
         bail!(
             "{}: the model takes {} images with {} classes; the test set has {} images with {} classes",
@@ -25,7 +25,7 @@ pub fn evaluate_dir(model: &Path, test: &ImageSet) -> Result<Evaluation> {
             test.classes()
         );
     }
-    Ok(evaluate(&network, test, &device))
+    Ok(evaluate(&classifier, test, &device))
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {

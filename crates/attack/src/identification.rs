@@ -4,7 +4,7 @@
 use amalgam_core::backend::inference_device;
 use amalgam_core::bundle::branch_prefix;
 use amalgam_core::data::ImageSet;
-use amalgam_core::model::{Network, Weights, set_weights};
+use amalgam_core::model::{Classifier, Weights};
 use amalgam_core::training::evaluate;
 use serde::Serialize;
 
@@ -115,11 +115,11 @@ pub fn identify(view: &CloudView) -> Identification {
                 .and_then(|log| log.last())
                 .and_then(|epoch| epoch.branch_loss.get(b).copied());
             let test_accuracy = view.trained.as_ref().map(|trained| {
-                let mut network = Network::new(&branch.network, &device);
-                set_weights(&mut network, &branch_weights(trained, b))
-                    .expect("trained weights were checked against the spec");
+                let classifier =
+                    Classifier::new(&branch.network, &branch_weights(trained, b), &device)
+                        .expect("trained weights were checked against the spec");
                 let test = view.test.gather(&branch.keep_indices, branch.network.input);
-                evaluate(&network, &test, &device).accuracy
+                evaluate(&classifier, &test, &device).accuracy
             });
             BranchEvidence {
                 branch: b,

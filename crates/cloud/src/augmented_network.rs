@@ -1,19 +1,21 @@
 //! The augmented network the cloud trains: branches, each an input filter and a network.
 
 use amalgam_core::bundle::AugmentedSpec;
-use amalgam_core::model::{Network, Weights, set_weights};
-use amalgam_core::training::BranchedClassifier;
+use amalgam_core::model::{ImageShape, InputStage, Network, Weights, set_weights};
+use amalgam_core::training::{BatchTransform, BranchedClassifier};
 use burn::prelude::*;
 
 use crate::InputFilter;
 
-/// The augmented network of a bundle. Parameters are named `branches.{i}.{param}`; the
-/// filters hold no parameters and are not saved.
+/// The augmented network of a bundle: per branch, an input filter, the spec's input stage and
+/// a network. Tensors are named `branches.{i}.{param}`; filters and stages hold none.
 #[derive(Module, Debug)]
 pub struct AugmentedNetwork {
     branches: Vec<Network>,
     #[module(skip)]
     filters: Vec<InputFilter>,
+    #[module(skip)]
+    stages: Vec<InputStage>,
 }
 
 impl AugmentedNetwork {
@@ -34,6 +36,11 @@ impl AugmentedNetwork {
                 .iter()
                 .map(|b| InputFilter::new(&b.keep_indices, spec.input, b.network.input, device))
                 .collect(),
+            stages: spec
+                .branches
+                .iter()
+                .map(|b| InputStage::new(&b.network, device))
+                .collect(),
         };
         set_weights(&mut network, weights)?;
         Ok(network)
@@ -45,11 +52,24 @@ impl BranchedClassifier for AugmentedNetwork {
         self.branches.len()
     }
 
-    fn forward_branches(&self, images: Tensor<4>) -> Vec<Tensor<2>> {
-        self.filters
-            .iter()
-            .zip(&self.branches)
-            .map(|(filter, network)| network.forward(filter.apply(images.clone())))
+    fn branch_input(&self) -> ImageShape {
+        self.stages[0].input()
+    }
+
+    fn forward_branches(
+        &self,
+        images: Tensor<4>,
+        transform: Option<&BatchTransform>,
+    ) -> Vec<Tensor<2>> {
+        (0..self.branches.len())
+            .map(|i| {
+                let x = self.filters[i].apply(images.clone());
+                let x = match transform {
+                    Some(t) => t.apply(x),
+                    None => x,
+                };
+                self.branches[i].forward(self.stages[i].apply(x))
+            })
             .collect()
     }
 }

@@ -37,7 +37,7 @@ pub const DATA_FILE: &str = "data.safetensors";
 pub const FINGERPRINT_KEY: &str = "amalgam.bundle_fingerprint";
 
 /// One branch of the augmented network: an input filter and a network.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BranchSpec {
     /// Per channel, the sorted positions (in the flattened `H' * W'` augmented grid) that the
     /// input filter gathers, `H * W` of them, reshaped to `[H, W]` in order.
@@ -47,7 +47,7 @@ pub struct BranchSpec {
 }
 
 /// The augmented model: what the cloud builds and trains.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AugmentedSpec {
     /// Format version ([`SPEC_FORMAT_VERSION`]).
     pub format_version: u32,

@@ -71,6 +71,27 @@ impl ImageSet {
         }
     }
 
+    /// Per-channel mean and standard deviation over all samples and pixels.
+    pub fn channel_statistics(&self) -> (Vec<f32>, Vec<f32>) {
+        let pixels = self.shape.pixels();
+        let mut sums = vec![(0.0f64, 0.0f64); self.shape.channels];
+        for i in 0..self.len() {
+            for (channel, sum) in self.sample(i).chunks_exact(pixels).zip(&mut sums) {
+                for &v in channel {
+                    sum.0 += f64::from(v);
+                    sum.1 += f64::from(v) * f64::from(v);
+                }
+            }
+        }
+        let n = (self.len() * pixels).max(1) as f64;
+        sums.iter()
+            .map(|(s, q)| {
+                let mean = s / n;
+                (mean as f32, (q / n - mean * mean).max(1e-12).sqrt() as f32)
+            })
+            .unzip()
+    }
+
     /// Gathers, per channel `c`, the positions `keep_indices[c]` of every sample's flattened
     /// grid into samples of shape `shape` (`keep_indices[c].len() == shape.pixels()`): the
     /// input filter on the host. Labels are copied.

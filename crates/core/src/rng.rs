@@ -25,6 +25,10 @@ pub enum Stream {
     DecoyKeepIndices = 7,
     /// Initial weights of the decoy sub-networks (sub-stream: decoy).
     DecoyInit = 8,
+    /// Seed of the per-epoch crops and flips published in the training config.
+    CropFlipSeed = 9,
+    /// Per-epoch crops and flips (sub-stream: epoch and sample).
+    CropFlip = 10,
 }
 
 /// The random stream `stream` of `seed`.

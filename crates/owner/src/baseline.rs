@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use amalgam_core::backend::training_device;
-use amalgam_core::model::{Network, Weights, set_weights, weights_of};
+use amalgam_core::model::{Classifier, Weights, weights_of};
 use amalgam_core::training::{EpochLog, train};
 use indicatif::ProgressBar;
 
@@ -29,11 +29,11 @@ pub fn train_baseline(
     progress: &ProgressBar,
 ) -> BaselineOutcome {
     let device = training_device();
-    let mut network = Network::new(&setup.spec, &device);
-    set_weights(&mut network, &setup.init).expect("initial weights are made from the spec");
+    let classifier = Classifier::new(&setup.spec, &setup.init, &device)
+        .expect("initial weights are made from the spec");
     let start = Instant::now();
-    let (network, epochs) = train(
-        network,
+    let (classifier, epochs) = train(
+        classifier,
         &dataset.train,
         &setup.train,
         &device,
@@ -41,7 +41,7 @@ pub fn train_baseline(
         |_| {},
     );
     BaselineOutcome {
-        weights: weights_of(&network),
+        weights: weights_of(&classifier.network),
         epochs,
         train_seconds: start.elapsed().as_secs_f64(),
     }

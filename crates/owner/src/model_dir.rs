@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use amalgam_core::files::{StagingDir, read_json, write_json};
-use amalgam_core::model::{ModelSpec, Network, Weights, check_shapes, set_weights};
+use amalgam_core::model::{Classifier, ModelSpec, Weights, check_shapes};
 use amalgam_core::tensors::{TensorFile, read_tensor_file, write_tensor_file};
 use amalgam_core::{Error, Result};
 use burn::tensor::Device;
@@ -52,13 +52,13 @@ pub fn read_model_dir(dir: &Path) -> Result<(ModelSpec, Weights)> {
     Ok((spec, weights))
 }
 
-/// Reads a model directory and builds its network on `device`.
+/// Reads a model directory and builds its classifier on `device`.
 ///
 /// # Errors
 /// As [`read_model_dir`].
-pub fn load_network(dir: &Path, device: &Device) -> Result<(ModelSpec, Network)> {
+pub fn load_classifier(dir: &Path, device: &Device) -> Result<(ModelSpec, Classifier)> {
     let (spec, weights) = read_model_dir(dir)?;
-    let mut network = Network::new(&spec, device);
-    set_weights(&mut network, &weights).map_err(|e| Error::file(dir.join(WEIGHTS_FILE), e))?;
-    Ok((spec, network))
+    let classifier = Classifier::new(&spec, &weights, device)
+        .map_err(|e| Error::file(dir.join(WEIGHTS_FILE), e))?;
+    Ok((spec, classifier))
 }

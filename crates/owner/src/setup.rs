@@ -3,9 +3,11 @@
 //! batches.
 
 use amalgam_core::Result;
-use amalgam_core::model::{Architecture, ModelSpec, Weights, initial_weights};
+use amalgam_core::model::{Architecture, ModelSpec, Normalization, Weights, initial_weights};
 use amalgam_core::rng::{Stream, stream};
-use amalgam_core::training::{OptimizerKind, Schedule, TRAIN_FORMAT_VERSION, TrainConfig};
+use amalgam_core::training::{
+    CropFlip, OptimizerKind, Schedule, TRAIN_FORMAT_VERSION, TrainConfig,
+};
 use rand::RngCore;
 
 use crate::data::Dataset;
@@ -27,6 +29,12 @@ pub struct TrainSettings {
     pub weight_decay: f64,
     /// Learning-rate schedule.
     pub schedule: Schedule,
+    /// Random crop (zero padding by this many pixels) and flip each epoch, after the filter;
+    /// 0 for none.
+    pub crop_padding: usize,
+    /// Normalise each channel by the training set's mean and standard deviation, as a layer
+    /// after the filter.
+    pub normalize: bool,
 }
 
 impl Default for TrainSettings {
@@ -40,6 +48,8 @@ impl Default for TrainSettings {
             momentum: 0.0,
             weight_decay: 0.0,
             schedule: Schedule::Constant,
+            crop_padding: 0,
+            normalize: false,
         }
     }
 }
@@ -67,7 +77,12 @@ impl OwnerSetup {
         settings: &TrainSettings,
         seed: u64,
     ) -> Result<Self> {
-        let spec = ModelSpec::new(architecture, dataset.train.shape, dataset.classes())?;
+        let mut spec = ModelSpec::new(architecture, dataset.train.shape, dataset.classes())?;
+        if settings.normalize {
+            let (mean, std) = dataset.train.channel_statistics();
+            spec.normalization = Some(Normalization { mean, std });
+            spec.validate()?;
+        }
         let init = initial_weights(&spec, &mut stream(seed, Stream::ModelInit));
         let train = TrainConfig {
             format_version: TRAIN_FORMAT_VERSION,
@@ -78,6 +93,10 @@ impl OwnerSetup {
             momentum: settings.momentum,
             weight_decay: settings.weight_decay,
             schedule: settings.schedule,
+            crop_flip: (settings.crop_padding > 0).then(|| CropFlip {
+                padding: settings.crop_padding,
+                seed: stream(seed, Stream::CropFlipSeed).next_u64(),
+            }),
             batch_order_seed: stream(seed, Stream::BatchOrderSeed).next_u64(),
         };
         train.validate()?;

@@ -1,12 +1,14 @@
 //! Models as data: a serde [`ModelSpec`], the burn [`Network`] built from it, its seeded
 //! initial weights, and the named weights that go to and from safetensors files.
 
+mod classifier;
 mod init;
 mod network;
 mod params;
 mod spec;
 mod weights;
 
+pub use classifier::{Classifier, InputStage, Normalization};
 pub use init::initial_weights;
 pub use network::{Lenet, Mlp, Network, Resnet, Vgg};
 pub use spec::{Architecture, ImageShape, ModelSpec, ParamInit, ParamSpec, SPEC_FORMAT_VERSION};

@@ -113,7 +113,7 @@ impl Architecture {
 }
 
 /// A complete, buildable model description.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSpec {
     /// Format version ([`SPEC_FORMAT_VERSION`]).
     pub format_version: u32,
@@ -123,6 +123,9 @@ pub struct ModelSpec {
     pub classes: usize,
     /// The network.
     pub architecture: Architecture,
+    /// Per-channel normalisation of the input, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalization: Option<super::Normalization>,
 }
 
 /// How a tensor of a fresh model is initialised.
@@ -165,6 +168,7 @@ impl ModelSpec {
             input,
             classes,
             architecture,
+            normalization: None,
         };
         spec.validate()?;
         Ok(spec)
@@ -186,6 +190,15 @@ impl ModelSpec {
                 "model needs a non-empty input and at least 2 classes (input {}, classes {})",
                 self.input, self.classes
             )));
+        }
+        if let Some(n) = &self.normalization
+            && (n.mean.len() != self.input.channels
+                || n.std.len() != self.input.channels
+                || n.std.iter().any(|s| !(*s > 0.0)))
+        {
+            return Err(Error::invalid(
+                "normalisation needs one mean and one positive std per channel",
+            ));
         }
         match &self.architecture {
             Architecture::Mlp { hidden } if hidden.contains(&0) => {

@@ -68,6 +68,9 @@ pub struct TrainConfig {
     /// Learning-rate schedule over epochs.
     #[serde(default)]
     pub schedule: Schedule,
+    /// Per-epoch random crop and flip after the input filter, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crop_flip: Option<super::CropFlip>,
     /// Seed of the batch order ([`crate::data::batch_order`]). Derived from the owner's seed
     /// through its own stream, so it reveals nothing about the initial weights.
     pub batch_order_seed: u64,
@@ -167,6 +170,7 @@ mod tests {
             momentum: 0.9,
             weight_decay: 5e-4,
             schedule,
+            crop_flip: None,
             batch_order_seed: 0,
         }
     }

@@ -5,7 +5,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::ImageSet;
-use crate::model::Network;
+use crate::model::Classifier;
 
 /// Samples per evaluation batch.
 const EVAL_BATCH: usize = 1000;
@@ -21,14 +21,15 @@ pub struct Evaluation {
     pub samples: usize,
 }
 
-/// Evaluates `network` (on a device without autodiff) on every sample of `data`.
-pub fn evaluate(network: &Network, data: &ImageSet, device: &Device) -> Evaluation {
+/// Evaluates `classifier` (on a device without autodiff, so BatchNorm uses its running
+/// statistics) on every sample of `data`.
+pub fn evaluate(classifier: &Classifier, data: &ImageSet, device: &Device) -> Evaluation {
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let indices: Vec<usize> = (0..data.len()).collect();
     let (mut correct, mut loss_sum) = (0usize, 0.0f64);
     for batch in indices.chunks(EVAL_BATCH) {
         let (images, labels) = data.batch(batch, device);
-        let logits = network.forward(images);
+        let logits = classifier.forward(images);
         let loss: f32 = loss_fn
             .forward(logits.clone(), labels.clone())
             .into_scalar();

@@ -4,9 +4,11 @@
 //! model goes through.
 
 mod config;
+mod crop_flip;
 mod evaluate;
 mod train;
 
 pub use config::{OptimizerKind, Schedule, TRAIN_FORMAT_VERSION, TrainConfig};
+pub use crop_flip::{BatchTransform, CropFlip};
 pub use evaluate::{Evaluation, evaluate};
 pub use train::{BranchedClassifier, EpochLog, train};

@@ -7,9 +7,10 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use indicatif::ProgressBar;
 
+use super::BatchTransform;
 use super::TrainConfig;
 use crate::data::{ImageSet, batch_order};
-use crate::model::Network;
+use crate::model::{Classifier, ImageShape};
 
 /// A classifier with one or more branches, each producing its own logits from the same batch.
 /// The loss is the sum of the branches' cross-entropies; with disjoint parameters, each
@@ -17,16 +18,33 @@ use crate::model::Network;
 pub trait BranchedClassifier: Module {
     /// Number of branches (length of [`forward_branches`](Self::forward_branches)' output).
     fn branch_count(&self) -> usize;
-    /// One logits tensor `[B, classes]` per branch for the images `[B, C, H, W]`.
-    fn forward_branches(&self, images: Tensor<4>) -> Vec<Tensor<2>>;
+    /// Shape of the images each branch's classifier takes (after its input filter).
+    fn branch_input(&self) -> ImageShape;
+    /// One logits tensor `[B, classes]` per branch for the images `[B, C, H, W]`; each
+    /// branch applies `transform` (if any) to its input right before its classifier.
+    fn forward_branches(
+        &self,
+        images: Tensor<4>,
+        transform: Option<&BatchTransform>,
+    ) -> Vec<Tensor<2>>;
 }
 
-impl BranchedClassifier for Network {
+impl BranchedClassifier for Classifier {
     fn branch_count(&self) -> usize {
         1
     }
-    fn forward_branches(&self, images: Tensor<4>) -> Vec<Tensor<2>> {
-        vec![self.forward(images)]
+    fn forward_branches(
+        &self,
+        images: Tensor<4>,
+        transform: Option<&BatchTransform>,
+    ) -> Vec<Tensor<2>> {
+        vec![self.forward(match transform {
+            Some(t) => t.apply(images),
+            None => images,
+        })]
+    }
+    fn branch_input(&self) -> ImageShape {
+        self.input()
     }
 }
 
@@ -67,8 +85,11 @@ pub fn train<M: BranchedClassifier>(
             batch_order(data.len(), config.batch_order_seed, epoch).chunks(config.batch_size)
         {
             let (images, labels) = data.batch(batch, device);
+            let transform = config
+                .crop_flip
+                .map(|t| t.batch(epoch, batch, model.branch_input(), device));
             let losses: Vec<Tensor<1>> = model
-                .forward_branches(images)
+                .forward_branches(images, transform.as_ref())
                 .into_iter()
                 .map(|logits| loss_fn.forward(logits, labels.clone()))
                 .collect();
