@@ -43,11 +43,15 @@ pub enum Command {
 /// The original data.
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
-    /// Directory with the four IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte,
-    /// t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte). Default: the embedded Fashion-MNIST
+    /// Data directory: the four IDX files (train-images-idx3-ubyte[.gz], ...), CIFAR-10
+    /// (data_batch_*.bin, test_batch.bin) or CIFAR-100 (train.bin, test.bin) binary files, or
+    /// image folders train/<class>/* and test/<class>/*. Default: the embedded Fashion-MNIST
     /// subset (10,000 train / 2,000 test).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Side of the square images that image folders are resized and centre-cropped to.
+    #[arg(long, default_value_t = 32)]
+    pub image_size: usize,
 }
 
 /// Model architectures offered on the command line.

@@ -18,6 +18,7 @@ use amalgam_core::tensors::read_tensor_file;
 use amalgam_core::training::{OptimizerKind, Schedule};
 use amalgam_owner::augment::{AugmentOptions, augment};
 use amalgam_owner::baseline::train_baseline;
+use amalgam_owner::data::{Dataset, load_dataset};
 use amalgam_owner::extract::extract;
 use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::setup::{OwnerSetup, TrainSettings};
@@ -50,7 +51,10 @@ fn assert_bitwise(name: &str, a: &Weights, b: &Weights) {
 }
 
 fn check_exactness(architecture: Architecture, train: TrainSettings, samples: usize) {
-    let dataset = common::fashion_subset(samples, 64);
+    check_exactness_on(&common::fashion_subset(samples, 64), architecture, train);
+}
+
+fn check_exactness_on(dataset: &Dataset, architecture: Architecture, train: TrainSettings) {
     let options = AugmentOptions {
         architecture,
         amount: 0.5,
@@ -66,12 +70,12 @@ fn check_exactness(architecture: Architecture, train: TrainSettings, samples: us
         dir.path().join("trained.safetensors"),
         dir.path().join("log.jsonl"),
     );
-    let key = augment(&dataset, &options, &bundle, &key_path).unwrap();
+    let key = augment(dataset, &options, &bundle, &key_path).unwrap();
     train_bundle(&bundle, &trained, &log, &ProgressBar::hidden()).unwrap();
     let (_, extracted) = extract(&key, &key_path, &trained).unwrap();
 
-    let setup = OwnerSetup::new(&dataset, options.architecture.clone(), &options.train, 7).unwrap();
-    let plain = train_baseline(&dataset, &setup, &ProgressBar::hidden());
+    let setup = OwnerSetup::new(dataset, options.architecture.clone(), &options.train, 7).unwrap();
+    let plain = train_baseline(dataset, &setup, &ProgressBar::hidden());
 
     for (name, tensor) in &plain.weights {
         assert_ne!(
@@ -169,4 +173,38 @@ fn vgg11_bn_with_two_decoys_extracts_bitwise_equal_weights_and_running_stats() {
         ..one_epoch(OptimizerKind::Adamw)
     };
     check_exactness(Architecture::vgg11(), adamw, 96);
+}
+
+/// Three channels, in the CIFAR binary layout, through the CIFAR reader.
+fn cifar_format_set(train: usize) -> Dataset {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_cifar(dir.path(), 1, train, 16);
+    load_dataset(Some(dir.path()), 32).unwrap()
+}
+
+#[test]
+fn vgg11_bn_on_a_cifar_format_set_with_crop_flip_extracts_bitwise_equal_weights() {
+    let train = TrainSettings {
+        crop_padding: 4,
+        normalize: true,
+        ..one_epoch(OptimizerKind::Adam)
+    };
+    check_exactness_on(&cifar_format_set(48), Architecture::vgg11(), train);
+}
+
+#[test]
+fn resnet20_on_a_cifar_format_set_with_crop_flip_extracts_bitwise_equal_weights() {
+    let dataset = cifar_format_set(64);
+    let train = TrainSettings {
+        epochs: 2,
+        learning_rate: 0.05,
+        optimizer: OptimizerKind::Sgd,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+        schedule: Schedule::Cosine,
+        crop_padding: 4,
+        normalize: true,
+        ..TrainSettings::default()
+    };
+    check_exactness_on(&dataset, Architecture::resnet20(), train);
 }

@@ -24,7 +24,7 @@ pub fn options(job: &JobArgs) -> AugmentOptions {
 /// Loads the original data with a spinner.
 pub fn load(data: &DataArgs) -> Result<Dataset> {
     let spinner = progress::step("reading the original data");
-    let dataset = load_dataset(data.data.as_deref());
+    let dataset = load_dataset(data.data.as_deref(), data.image_size);
     spinner.finish_and_clear();
     Ok(dataset?)
 }

@@ -38,7 +38,7 @@ pub fn write_idx_dataset(dir: &Path, train: u32, test: u32, side: u32) {
 
 /// The first `train` / `test` samples of the embedded Fashion-MNIST subset.
 pub fn fashion_subset(train: usize, test: usize) -> Dataset {
-    let full = load_dataset(None).expect("the embedded subset decodes");
+    let full = load_dataset(None, 32).expect("the embedded subset decodes");
     Dataset {
         name: format!("first {train} Fashion-MNIST samples"),
         train: full.train.head(train),
@@ -132,5 +132,47 @@ pub fn quick_options(
             optimizer: amalgam_core::training::OptimizerKind::Adam,
             ..Default::default()
         },
+    }
+}
+
+/// Writes CIFAR-format binary files into `dir`: CIFAR-10 (`data_batch_1.bin`,
+/// `data_batch_2.bin`, `test_batch.bin`) when `label_bytes` is 1, CIFAR-100 (`train.bin`,
+/// `test.bin`, coarse label then fine label) when it is 2. Record `i` of a file has fine label
+/// `i % classes` and pixels from a seeded pattern.
+pub fn write_cifar(dir: &Path, label_bytes: usize, train: usize, test: usize) {
+    let classes = if label_bytes == 1 { 10 } else { 100 };
+    let records = |n: usize, salt: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| {
+                let mut record = vec![(i % 20) as u8; label_bytes - 1];
+                record.push((i % classes) as u8);
+                record.extend((0..3072).map(|p| ((p * 31 + i * 17 + salt * 7) % 256) as u8));
+                record
+            })
+            .collect()
+    };
+    if label_bytes == 1 {
+        std::fs::write(dir.join("data_batch_1.bin"), records(train / 2, 1)).unwrap();
+        std::fs::write(dir.join("data_batch_2.bin"), records(train - train / 2, 2)).unwrap();
+        std::fs::write(dir.join("test_batch.bin"), records(test, 3)).unwrap();
+    } else {
+        std::fs::write(dir.join("train.bin"), records(train, 1)).unwrap();
+        std::fs::write(dir.join("test.bin"), records(test, 3)).unwrap();
+    }
+}
+
+/// Writes an image folder into `dir`: `train/` and `test/` with classes `cat` and `dog`, each
+/// image a solid colour (class `cat` red, `dog` blue) of `width x height` pixels.
+pub fn write_image_folder(dir: &Path, per_class: usize, width: u32, height: u32) {
+    for split in ["train", "test"] {
+        for (class, colour) in [("dog", [0u8, 0, 200]), ("cat", [200u8, 0, 0])] {
+            let folder = dir.join(split).join(class);
+            std::fs::create_dir_all(&folder).unwrap();
+            for i in 0..per_class {
+                image::RgbImage::from_pixel(width, height, image::Rgb(colour))
+                    .save(folder.join(format!("{i}.png")))
+                    .unwrap();
+            }
+        }
     }
 }

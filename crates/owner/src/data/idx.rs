@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn embedded_subset_is_fashion_mnist_sized() {
-        let data = crate::data::load_dataset(None).unwrap();
+        let data = crate::data::load_dataset(None, 32).unwrap();
         assert_eq!((data.train.len(), data.test.len()), (10_000, 2_000));
         assert_eq!(data.train.shape.dims(), [1, 28, 28]);
         assert_eq!(data.classes(), 10);

@@ -1,13 +1,15 @@
-//! The owner's original data sets: IDX files (MNIST / Fashion-MNIST layout) from a directory,
-//! or the embedded Fashion-MNIST subset.
+//! The owner's original data sets: IDX files (MNIST / Fashion-MNIST layout), CIFAR-10/100
+//! binary batches or image folders from a directory, or the embedded Fashion-MNIST subset.
 
+mod cifar;
 mod embedded;
+mod folder;
 mod idx;
 
 use std::path::Path;
 
-use amalgam_core::Result;
 use amalgam_core::data::ImageSet;
+use amalgam_core::{Error, Result};
 
 pub use idx::{read_idx_images, read_idx_labels};
 
@@ -37,24 +39,69 @@ const IDX_FILES: [&str; 4] = [
     "t10k-labels-idx1-ubyte",
 ];
 
-/// Loads the IDX data set in `dir`, or the embedded Fashion-MNIST subset when `dir` is `None`.
+/// Loads the data set in `dir`, or the embedded Fashion-MNIST subset when `dir` is `None`.
+/// The format is recognised from the directory's contents:
+///
+/// - CIFAR-10 binary (`data_batch_{1..5}.bin`, `test_batch.bin`);
+/// - CIFAR-100 binary (`train.bin`, `test.bin`; fine labels);
+/// - IDX, MNIST layout (`train-images-idx3-ubyte[.gz]` and the three others);
+/// - image folders (`train/<class>/*` and `test/<class>/*` or `val/<class>/*`), resized and
+///   centre-cropped to `image_side x image_side`.
+///
 /// Pixels are scaled from u8 to f32 in [0, 1] by 1/255.
 ///
 /// # Errors
-/// [`amalgam_core::Error::File`] naming a missing, truncated or malformed file, or images
-/// and labels whose counts differ.
-pub fn load_dataset(dir: Option<&Path>) -> Result<Dataset> {
+/// [`amalgam_core::Error::File`] naming a missing, truncated or malformed file (wrong magic,
+/// truncated record, label out of range, empty class folder, unreadable image), or images and
+/// labels whose counts differ.
+pub fn load_dataset(dir: Option<&Path>, image_side: usize) -> Result<Dataset> {
     let Some(dir) = dir else {
         return embedded::fashion_mnist_subset();
     };
-    let path = |name: &str| {
-        let gz = dir.join(format!("{name}.gz"));
-        if gz.exists() { gz } else { dir.join(name) }
+    let name = dir.display().to_string();
+    let (train, test) = if dir.join("data_batch_1.bin").exists() {
+        (
+            cifar::read_cifar(&cifar::cifar10_train_files(dir), cifar::CIFAR10)?,
+            cifar::read_cifar(&[dir.join("test_batch.bin")], cifar::CIFAR10)?,
+        )
+    } else if dir.join("train.bin").exists() {
+        (
+            cifar::read_cifar(&[dir.join("train.bin")], cifar::CIFAR100)?,
+            cifar::read_cifar(&[dir.join("test.bin")], cifar::CIFAR100)?,
+        )
+    } else if dir.join("train").is_dir() {
+        if image_side == 0 {
+            return Err(Error::invalid("the image size must be at least 1 pixel"));
+        }
+        let classes = folder::class_names(&dir.join("train"))?;
+        if classes.len() > 256 {
+            return Err(Error::file(dir.join("train"), "has more than 256 classes"));
+        }
+        let test_dir = ["test", "val"]
+            .map(|n| dir.join(n))
+            .into_iter()
+            .find(|d| d.is_dir())
+            .ok_or_else(|| Error::file(dir, "has train/ but no test/ or val/ image folder"))?;
+        (
+            folder::read_image_folder(&dir.join("train"), &classes, image_side)?,
+            folder::read_image_folder(&test_dir, &classes, image_side)?,
+        )
+    } else {
+        let path = |name: &str| {
+            let gz = dir.join(format!("{name}.gz"));
+            if gz.exists() { gz } else { dir.join(name) }
+        };
+        let [train_images, train_labels, test_images, test_labels] = IDX_FILES.map(path);
+        if !train_images.exists() {
+            return Err(Error::file(
+                dir,
+                "holds no data set: expected CIFAR binary batches, IDX files, or train/ and test/ image folders",
+            ));
+        }
+        (
+            idx::read_idx_set(&train_images, &train_labels)?,
+            idx::read_idx_set(&test_images, &test_labels)?,
+        )
     };
-    let [train_images, train_labels, test_images, test_labels] = IDX_FILES.map(path);
-    Ok(Dataset {
-        name: dir.display().to_string(),
-        train: idx::read_idx_set(&train_images, &train_labels)?,
-        test: idx::read_idx_set(&test_images, &test_labels)?,
-    })
+    Ok(Dataset { name, train, test })
 }
