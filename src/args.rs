@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use amalgam_core::model::Architecture;
 use amalgam_core::training::{OptimizerKind, Schedule};
+use amalgam_owner::augment::DecoyArchitecture;
 use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::setup::TrainSettings;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -72,7 +73,7 @@ pub enum ModelChoice {
 impl ModelChoice {
     pub fn architecture(self) -> Architecture {
         match self {
-            ModelChoice::Lenet => Architecture::Lenet,
+            ModelChoice::Lenet => Architecture::lenet(),
             ModelChoice::Mlp => Architecture::default_mlp(),
             ModelChoice::Resnet20 => Architecture::resnet20(),
             ModelChoice::Resnet18 => Architecture::resnet18(),
@@ -99,6 +100,23 @@ pub enum ScheduleChoice {
     Cosine,
     /// Multiply by --step-gamma every --step-every epochs.
     Step,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum DecoyChoice {
+    /// A member of the real model's family.
+    Family,
+    /// The real architecture.
+    Clone,
+}
+
+impl From<DecoyChoice> for DecoyArchitecture {
+    fn from(d: DecoyChoice) -> Self {
+        match d {
+            DecoyChoice::Family => DecoyArchitecture::Family,
+            DecoyChoice::Clone => DecoyArchitecture::Clone,
+        }
+    }
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
@@ -205,6 +223,10 @@ pub struct ObfuscationArgs {
     /// Number of decoy sub-networks.
     #[arg(long, default_value_t = 1)]
     pub decoys: usize,
+    /// Decoy architectures: `family` draws each from the real model's family (varied depth
+    /// and width), `clone` copies the real one (the authors' prototype).
+    #[arg(long, value_enum, default_value = "family")]
+    pub decoy_arch: DecoyChoice,
     /// Key seed: noise positions and values, branch order, decoys. Default: the training seed
     /// (the streams are independent either way).
     #[arg(long)]

@@ -12,7 +12,7 @@ use amalgam_core::model::{Architecture, ModelSpec, SPEC_FORMAT_VERSION};
 use amalgam_core::rng::{Stream, stream};
 use amalgam_core::tensors::{Values, read_tensor_file, write_tensor_file};
 use amalgam_owner::audit::{AuditReport, score};
-use amalgam_owner::augment::{augment, augment_model};
+use amalgam_owner::augment::{DecoyArchitecture, augment, augment_model};
 use amalgam_owner::key::SecretKey;
 use amalgam_owner::noise::{NoiseKind, NoiseLayout, augmented_shape};
 use amalgam_owner::setup::{OwnerSetup, TrainSettings};
@@ -113,7 +113,14 @@ fn control_without_noise_is_near_chance() {
     };
     let setup = OwnerSetup::new(&dataset, Architecture::default_mlp(), &settings, 0).unwrap();
     let layout = NoiseLayout::draw(original, augmented, &mut stream(9, Stream::NoisePositions));
-    let model = augment_model(&setup.spec, &setup.init, &layout, 1, 9);
+    let model = augment_model(
+        &setup.spec,
+        &setup.init,
+        &layout,
+        1,
+        DecoyArchitecture::Clone,
+        9,
+    );
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle");
     std::fs::create_dir(&bundle).unwrap();

@@ -95,3 +95,33 @@ fn same_seed_gives_the_same_key_and_another_seed_another_key() {
     assert_ne!(a.keep_indices, c.keep_indices);
     assert_ne!(a.bundle_fingerprint, c.bundle_fingerprint);
 }
+
+#[test]
+fn family_decoys_are_varied_members_of_the_real_family() {
+    let dataset = common::tiny_dataset(8, 16);
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = common::quick_options(3, 0, 21);
+    options.decoy_architecture = amalgam_owner::augment::DecoyArchitecture::Family;
+    let key = augment(
+        &dataset,
+        &options,
+        &dir.path().join("bundle"),
+        &dir.path().join("key.json"),
+    )
+    .unwrap();
+    let bundle = Bundle::open(&dir.path().join("bundle")).unwrap();
+    assert_eq!(bundle.spec.branches[key.real_branch].network, key.original);
+    let architectures: BTreeSet<String> = bundle
+        .spec
+        .branches
+        .iter()
+        .map(|b| {
+            assert!(matches!(
+                b.network.architecture,
+                amalgam_core::model::Architecture::Mlp { .. }
+            ));
+            serde_json::to_string(&b.network.architecture).unwrap()
+        })
+        .collect();
+    assert!(architectures.len() >= 3, "{architectures:?}");
+}

@@ -5,7 +5,7 @@ use amalgam_core::files::write_json;
 use amalgam_core::model::Architecture;
 use amalgam_core::training::OptimizerKind;
 use amalgam_owner::audit::AuditReport;
-use amalgam_owner::augment::{AugmentOptions, augment};
+use amalgam_owner::augment::{AugmentOptions, DecoyArchitecture, augment};
 use amalgam_owner::data::Dataset;
 use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::setup::TrainSettings;
@@ -138,10 +138,11 @@ pub fn run(args: AuditSweepArgs) -> Result<()> {
                         dir.path().join("log.jsonl"),
                     );
                     let options = AugmentOptions {
-                        architecture: Architecture::Lenet,
+                        architecture: Architecture::lenet(),
                         amount,
                         noise,
                         decoys,
+                        decoy_architecture: DecoyArchitecture::Clone,
                         seed: 0,
                         key_seed,
                         train: TrainSettings {

@@ -15,6 +15,7 @@ pub fn options(job: &JobArgs) -> AugmentOptions {
         amount: obfuscation.amount,
         noise: obfuscation.noise.into(),
         decoys: obfuscation.decoys,
+        decoy_architecture: obfuscation.decoy_arch.into(),
         seed: training.seed,
         key_seed: obfuscation.key_seed.unwrap_or(training.seed),
         train: training.settings(),

@@ -123,6 +123,7 @@ pub fn quick_options(
         amount: 0.5,
         noise: amalgam_owner::noise::NoiseKind::Uniform,
         decoys,
+        decoy_architecture: amalgam_owner::augment::DecoyArchitecture::Clone,
         seed,
         key_seed,
         train: amalgam_owner::setup::TrainSettings {

@@ -29,6 +29,8 @@ pub enum Stream {
     CropFlipSeed = 9,
     /// Per-epoch crops and flips (sub-stream: epoch and sample).
     CropFlip = 10,
+    /// Architectures of the decoy sub-networks (sub-stream: decoy).
+    DecoyArchitecture = 11,
 }
 
 /// The random stream `stream` of `seed`.

@@ -30,7 +30,7 @@ mod tests {
         };
         vec![
             ModelSpec::new(Architecture::default_mlp(), input, 7).unwrap(),
-            ModelSpec::new(Architecture::Lenet, input, 7).unwrap(),
+            ModelSpec::new(Architecture::lenet(), input, 7).unwrap(),
             ModelSpec::new(Architecture::resnet20(), input, 7).unwrap(),
             ModelSpec::new(Architecture::resnet18(), input, 7).unwrap(),
             ModelSpec::new(Architecture::vgg11(), input, 7).unwrap(),
@@ -86,7 +86,7 @@ mod tests {
             height: 13,
             width: 28,
         };
-        assert!(ModelSpec::new(Architecture::Lenet, input, 10).is_err());
+        assert!(ModelSpec::new(Architecture::lenet(), input, 10).is_err());
         assert!(ModelSpec::new(Architecture::default_mlp(), input, 1).is_err());
     }
 

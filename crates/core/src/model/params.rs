@@ -49,14 +49,17 @@ pub(super) fn parameters(spec: &ModelSpec) -> Vec<ParamSpec> {
                 width = h;
             }
         }
-        Architecture::Lenet => {
+        Architecture::Lenet {
+            channels: [c1, c2],
+            hidden: [f1, f2],
+        } => {
             let (h, w) = spec.lenet_feature_side();
             let k = LENET_KERNEL;
-            p.layer("conv1", vec![6, channels, k, k], true);
-            p.layer("conv2", vec![16, 6, k, k], true);
-            p.layer("fc1", vec![120, 16 * h * w], true);
-            p.layer("fc2", vec![84, 120], true);
-            p.layer("fc3", vec![spec.classes, 84], true);
+            p.layer("conv1", vec![*c1, channels, k, k], true);
+            p.layer("conv2", vec![*c2, *c1, k, k], true);
+            p.layer("fc1", vec![*f1, c2 * h * w], true);
+            p.layer("fc2", vec![*f2, *f1], true);
+            p.layer("fc3", vec![spec.classes, *f2], true);
         }
         Architecture::Resnet { blocks, widths } => {
             p.layer("conv1", vec![widths[0], channels, 3, 3], false);

@@ -51,9 +51,15 @@ pub enum Architecture {
         /// Widths of the hidden layers.
         hidden: Vec<usize>,
     },
-    /// LeNet-5 (LeCun et al. 1998), no padding: conv 5x5 6 → ReLU → maxpool 2 → conv 5x5 16
-    /// → ReLU → maxpool 2 → fc 120 → ReLU → fc 84 → ReLU → fc classes. Needs `H, W >= 14`.
-    Lenet,
+    /// LeNet-5 (LeCun et al. 1998), no padding: conv 5x5 `channels[0]` → ReLU → maxpool 2 →
+    /// conv 5x5 `channels[1]` → ReLU → maxpool 2 → fc `hidden[0]` → ReLU → fc `hidden[1]` →
+    /// ReLU → fc classes. The original: channels 6, 16 and hidden 120, 84. Needs `H, W >= 14`.
+    Lenet {
+        /// Output channels of the two convolutions.
+        channels: [usize; 2],
+        /// Widths of the two hidden fully connected layers.
+        hidden: [usize; 2],
+    },
     /// ResNet for small images (He et al. 2016, the CIFAR variant, as in the Amalgam
     /// prototype's `models/resnet.py`): a 3x3 stride-1 stem conv of `widths[0]` channels with
     /// BatchNorm and ReLU, no max-pool; stage `i` has `blocks[i]` BasicBlocks of `widths[i]`
@@ -79,6 +85,14 @@ impl Architecture {
     pub fn default_mlp() -> Self {
         Architecture::Mlp {
             hidden: vec![256, 128],
+        }
+    }
+
+    /// LeNet-5 as published: channels 6 and 16, hidden layers 120 and 84.
+    pub fn lenet() -> Self {
+        Architecture::Lenet {
+            channels: [6, 16],
+            hidden: [120, 84],
         }
     }
 
@@ -221,7 +235,12 @@ impl ModelSpec {
                     "VGG needs at least one stage, each with at least one conv of positive width",
                 ))
             }
-            Architecture::Lenet if self.input.height < 14 || self.input.width < 14 => {
+            Architecture::Lenet { channels, hidden }
+                if channels.contains(&0) || hidden.contains(&0) =>
+            {
+                Err(Error::invalid("LeNet widths must be positive"))
+            }
+            Architecture::Lenet { .. } if self.input.height < 14 || self.input.width < 14 => {
                 Err(Error::invalid(format!(
                     "LeNet needs images of at least 14x14 pixels, got {}",
                     self.input

@@ -1,6 +1,7 @@
 //! `amalgam augment`: turns the owner's data and model into a bundle and a key.
 
 mod dataset;
+mod family;
 mod model;
 
 use std::path::Path;
@@ -12,6 +13,7 @@ use amalgam_core::rng::{Stream, stream};
 use amalgam_core::{Error, Result};
 
 pub use dataset::augment_images;
+pub use family::{DecoyArchitecture, family_member};
 pub use model::{AugmentedModel, augment_model};
 
 use crate::data::Dataset;
@@ -30,6 +32,8 @@ pub struct AugmentOptions {
     pub noise: NoiseKind,
     /// Number of decoy sub-networks `K`.
     pub decoys: usize,
+    /// How decoys get their architecture.
+    pub decoy_architecture: DecoyArchitecture,
     /// Training seed: initial weights of the original model and batch order.
     pub seed: u64,
     /// Key seed: noise positions and values, branch order, decoys.
@@ -75,6 +79,7 @@ pub fn augment(
         &setup.init,
         &layout,
         options.decoys,
+        options.decoy_architecture,
         options.key_seed,
     );
     let train_set = augment_images(&dataset.train, &layout, options.noise, options.key_seed, 0);

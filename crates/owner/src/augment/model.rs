@@ -5,6 +5,7 @@ use amalgam_core::model::{ModelSpec, SPEC_FORMAT_VERSION, Weights, initial_weigh
 use amalgam_core::rng::{Stream, stream, substream};
 use rand::Rng;
 
+use super::family::{DecoyArchitecture, family_member};
 use crate::noise::NoiseLayout;
 
 /// The augmented network and the secret of where its real branch is.
@@ -21,15 +22,17 @@ pub struct AugmentedModel {
 /// Builds the augmented network: the real branch (`layout`'s keep indices, the original
 /// `spec` and its initial weights `init`) and `decoys` decoy sub-networks, in a random order.
 ///
-/// As in the authors' prototype, each decoy has the original architecture, its own random
-/// keep indices (same count, drawn like the real ones) and its own initial weights
-/// (sub-streams of [`Stream::DecoyKeepIndices`] and [`Stream::DecoyInit`] of `key_seed`).
-/// The real branch's position is drawn from [`Stream::BranchOrder`].
+/// Each decoy has its own random keep indices (same count, drawn like the real ones), its own
+/// architecture (the original one for [`DecoyArchitecture::Clone`], as in the authors'
+/// prototype, or a member of its family) and its own initial weights: sub-streams `d` of
+/// [`Stream::DecoyKeepIndices`], [`Stream::DecoyArchitecture`] and [`Stream::DecoyInit`] of
+/// `key_seed`. The real branch's position is drawn from [`Stream::BranchOrder`].
 pub fn augment_model(
     spec: &ModelSpec,
     init: &Weights,
     layout: &NoiseLayout,
     decoys: usize,
+    decoy_architecture: DecoyArchitecture,
     key_seed: u64,
 ) -> AugmentedModel {
     let real_branch = stream(key_seed, Stream::BranchOrder).random_range(0..=decoys);
@@ -41,14 +44,24 @@ pub fn augment_model(
             layout.augmented,
             &mut substream(key_seed, Stream::DecoyKeepIndices, d),
         );
-        branches.push(BranchSpec {
-            keep_indices: decoy_layout.keep_indices,
-            network: spec.clone(),
-        });
+        let network = match decoy_architecture {
+            DecoyArchitecture::Clone => spec.clone(),
+            DecoyArchitecture::Family => ModelSpec {
+                architecture: family_member(
+                    &spec.architecture,
+                    &mut substream(key_seed, Stream::DecoyArchitecture, d),
+                ),
+                ..spec.clone()
+            },
+        };
         branch_weights.push(initial_weights(
-            spec,
+            &network,
             &mut substream(key_seed, Stream::DecoyInit, d),
         ));
+        branches.push(BranchSpec {
+            keep_indices: decoy_layout.keep_indices,
+            network,
+        });
     }
     branches.insert(
         real_branch,

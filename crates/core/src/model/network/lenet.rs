@@ -20,15 +20,20 @@ pub struct Lenet {
 }
 
 impl Lenet {
-    pub(super) fn new(spec: &ModelSpec, device: &Device) -> Self {
+    pub(super) fn new(
+        spec: &ModelSpec,
+        [c1, c2]: [usize; 2],
+        [f1, f2]: [usize; 2],
+        device: &Device,
+    ) -> Self {
         let (h, w) = spec.lenet_feature_side();
         Self {
-            conv1: Conv2dConfig::new([spec.input.channels, 6], [5, 5]).init(device),
-            conv2: Conv2dConfig::new([6, 16], [5, 5]).init(device),
+            conv1: Conv2dConfig::new([spec.input.channels, c1], [5, 5]).init(device),
+            conv2: Conv2dConfig::new([c1, c2], [5, 5]).init(device),
             pool: MaxPool2dConfig::new([2, 2]).init(),
-            fc1: LinearConfig::new(16 * h * w, 120).init(device),
-            fc2: LinearConfig::new(120, 84).init(device),
-            fc3: LinearConfig::new(84, spec.classes).init(device),
+            fc1: LinearConfig::new(c2 * h * w, f1).init(device),
+            fc2: LinearConfig::new(f1, f2).init(device),
+            fc3: LinearConfig::new(f2, spec.classes).init(device),
         }
     }
 

@@ -35,7 +35,9 @@ impl Network {
     pub fn new(spec: &ModelSpec, device: &Device) -> Self {
         match &spec.architecture {
             Architecture::Mlp { hidden } => Network::Mlp(Mlp::new(spec, hidden, device)),
-            Architecture::Lenet => Network::Lenet(Lenet::new(spec, device)),
+            Architecture::Lenet { channels, hidden } => {
+                Network::Lenet(Lenet::new(spec, *channels, *hidden, device))
+            }
             Architecture::Resnet { blocks, widths } => {
                 Network::Resnet(Resnet::new(spec, blocks, widths, device))
             }
