@@ -268,6 +268,12 @@ pub struct TrainArgs {
     /// the extension `log.jsonl`.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Continue a stopped run from its checkpoint (OUT.checkpoint/, written after every epoch).
+    #[arg(long)]
+    pub resume: bool,
+    /// Stop after this epoch, keeping the checkpoint, without writing OUT.
+    #[arg(long, value_name = "EPOCH")]
+    pub stop_after: Option<usize>,
 }
 
 #[derive(Args, Debug)]

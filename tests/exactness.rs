@@ -10,7 +10,7 @@
 
 mod common;
 
-use amalgam_cloud::train_bundle;
+use amalgam_cloud::{TrainOptions, train_bundle};
 use amalgam_core::backend::inference_device;
 use amalgam_core::bundle::branch_prefix;
 use amalgam_core::model::{Architecture, Classifier, Weights};
@@ -72,7 +72,14 @@ fn check_exactness_on(dataset: &Dataset, architecture: Architecture, train: Trai
         dir.path().join("log.jsonl"),
     );
     let key = augment(dataset, &options, &bundle, &key_path).unwrap();
-    train_bundle(&bundle, &trained, &log, &ProgressBar::hidden()).unwrap();
+    train_bundle(
+        &bundle,
+        &trained,
+        &log,
+        &ProgressBar::hidden(),
+        TrainOptions::default(),
+    )
+    .unwrap();
     let (_, extracted) = extract(&key, &key_path, &trained).unwrap();
 
     let setup = OwnerSetup::new(dataset, options.architecture.clone(), &options.train, 7).unwrap();

@@ -1,6 +1,6 @@
 //! `amalgam audit-sweep`: the audit over many keys and settings, for docs/PRIVACY.md.
 
-use amalgam_cloud::train_bundle;
+use amalgam_cloud::{TrainOptions, train_bundle};
 use amalgam_core::files::write_json;
 use amalgam_core::model::Architecture;
 use amalgam_core::training::OptimizerKind;
@@ -155,7 +155,13 @@ pub fn run(args: AuditSweepArgs) -> Result<()> {
                     };
                     augment(&dataset, &options, &bundle, &key)?;
                     let trained_outputs = if args.train_epochs > 0 {
-                        train_bundle(&bundle, &trained, &log, &ProgressBar::hidden())?;
+                        train_bundle(
+                            &bundle,
+                            &trained,
+                            &log,
+                            &ProgressBar::hidden(),
+                            TrainOptions::default(),
+                        )?;
                         Some((trained.as_path(), log.as_path()))
                     } else {
                         None

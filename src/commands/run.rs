@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use amalgam_cloud::train_bundle;
+use amalgam_cloud::{TrainOptions, train_bundle};
 use amalgam_core::files::{StagingDir, write_json};
 use amalgam_core::model::{WeightComparison, compare_weights};
 use amalgam_core::training::Evaluation;
@@ -105,6 +105,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             &dir.join("trained.safetensors"),
             &dir.join("train-log.jsonl"),
             &bar,
+            TrainOptions::default(),
         )
     });
     bar.finish_and_clear();

@@ -1,6 +1,6 @@
 //! `amalgam train` (cloud side). Uses `amalgam-cloud` only: no owner code runs here.
 
-use amalgam_cloud::train_bundle;
+use amalgam_cloud::{TrainOptions, checkpoint_dir, train_bundle};
 use anyhow::Result;
 
 use crate::args::TrainArgs;
@@ -12,7 +12,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| args.out.with_extension("log.jsonl"));
     let bar = progress::batches("training");
-    let summary = train_bundle(&args.bundle, &args.out, &log, &bar);
+    let options = TrainOptions {
+        resume: args.resume,
+        stop_after: args.stop_after,
+    };
+    let summary = train_bundle(&args.bundle, &args.out, &log, &bar, options);
     bar.finish_and_clear();
     let summary = summary?;
     for epoch in &summary.epochs {
@@ -27,6 +31,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
             epoch.seconds,
             losses.join(" ")
         );
+    }
+    if !summary.finished {
+        println!(
+            "stopped after epoch {}; checkpoint in {} (continue with --resume)",
+            summary.epochs.len(),
+            checkpoint_dir(&args.out).display()
+        );
+        return Ok(());
     }
     println!(
         "trained weights {} ({:.1} s), log {}",

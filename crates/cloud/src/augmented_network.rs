@@ -56,6 +56,12 @@ impl BranchedClassifier for AugmentedNetwork {
         self.stages[0].input()
     }
 
+    fn flush_running_statistics(&self) {
+        self.branches
+            .iter()
+            .for_each(Network::flush_running_statistics);
+    }
+
     fn forward_branches(
         &self,
         images: Tensor<4>,

@@ -6,9 +6,11 @@
 //! compiler itself enforces the trust boundary.
 
 mod augmented_network;
+mod checkpoint;
 mod input_filter;
 mod trainer;
 
 pub use augmented_network::AugmentedNetwork;
+pub use checkpoint::checkpoint_dir;
 pub use input_filter::InputFilter;
-pub use trainer::{TrainSummary, train_bundle};
+pub use trainer::{TrainOptions, TrainSummary, train_bundle};

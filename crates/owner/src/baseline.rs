@@ -1,11 +1,12 @@
 //! The plain baseline: the original model trained on the original data, with the same initial
 //! weights, batch order and training loop as the real branch in the cloud.
 
+use std::convert::Infallible;
 use std::time::Instant;
 
 use amalgam_core::backend::training_device;
 use amalgam_core::model::{Classifier, Weights, weights_of};
-use amalgam_core::training::{EpochLog, train};
+use amalgam_core::training::{EpochLog, TrainState, train};
 use indicatif::ProgressBar;
 
 use crate::data::Dataset;
@@ -32,17 +33,19 @@ pub fn train_baseline(
     let classifier = Classifier::new(&setup.spec, &setup.init, &device)
         .expect("initial weights are made from the spec");
     let start = Instant::now();
-    let (classifier, epochs) = train(
-        classifier,
+    let done = train(
+        TrainState::new(classifier, &setup.train),
         &dataset.train,
         &setup.train,
         &device,
         progress,
-        |_| {},
-    );
+        usize::MAX,
+        |_| Ok::<(), Infallible>(()),
+    )
+    .unwrap_or_else(|never| match never {});
     BaselineOutcome {
-        weights: weights_of(&classifier.network),
-        epochs,
+        weights: weights_of(&done.model.network),
+        epochs: done.log,
         train_seconds: start.elapsed().as_secs_f64(),
     }
 }

@@ -11,4 +11,4 @@ mod train;
 pub use config::{OptimizerKind, Schedule, TRAIN_FORMAT_VERSION, TrainConfig};
 pub use crop_flip::{BatchTransform, CropFlip};
 pub use evaluate::{Evaluation, evaluate};
-pub use train::{BranchedClassifier, EpochLog, train};
+pub use train::{BranchedClassifier, EpochLog, TrainState, train};

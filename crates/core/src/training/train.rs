@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use indicatif::ProgressBar;
 
@@ -20,6 +20,9 @@ pub trait BranchedClassifier: Module {
     fn branch_count(&self) -> usize;
     /// Shape of the images each branch's classifier takes (after its input filter).
     fn branch_input(&self) -> ImageShape;
+    /// Folds pending BatchNorm running-statistics updates into the weights (see
+    /// [`crate::model::Network::flush_running_statistics`]).
+    fn flush_running_statistics(&self);
     /// One logits tensor `[B, classes]` per branch for the images `[B, C, H, W]`; each
     /// branch applies `transform` (if any) to its input right before its classifier.
     fn forward_branches(
@@ -46,6 +49,9 @@ impl BranchedClassifier for Classifier {
     fn branch_input(&self) -> ImageShape {
         self.input()
     }
+    fn flush_running_statistics(&self) {
+        self.network.flush_running_statistics();
+    }
 }
 
 /// What one epoch did.
@@ -59,26 +65,60 @@ pub struct EpochLog {
     pub seconds: f64,
 }
 
-/// Trains `model` on `data` as `config` says, on the autodiff `device`.
+/// A training run in progress: the model, its optimizer and the epochs done so far.
+pub struct TrainState<M> {
+    /// The model.
+    pub model: M,
+    /// The optimizer and its per-parameter state.
+    pub optimizer: ModuleOptimizer,
+    /// One entry per finished epoch.
+    pub log: Vec<EpochLog>,
+}
+
+impl<M> TrainState<M> {
+    /// A run that has not started: `model` and a fresh optimizer from `config`.
+    pub fn new(model: M, config: &TrainConfig) -> Self {
+        Self {
+            model,
+            optimizer: config.build_optimizer(),
+            log: Vec::new(),
+        }
+    }
+}
+
+/// Trains on `data` as `config` says, on the autodiff `device`, from the epoch after the
+/// last one in `state.log` up to epoch `stop_after` (at most `config.epochs`).
 ///
 /// Each epoch visits the samples in [`batch_order`] and takes one optimizer step per batch
-/// on the sum of the branches' mean cross-entropies. `progress` advances by one per batch;
-/// `on_epoch` is called after each epoch (e.g. to append to a log).
-pub fn train<M: BranchedClassifier>(
-    mut model: M,
+/// on the sum of the branches' mean cross-entropies. The batch order, the crops and flips and
+/// the learning rate depend on the epoch number only, so a run resumed from a saved state
+/// continues exactly as if it had not stopped. `progress` advances by one per batch;
+/// `on_epoch` sees the state after each epoch (to checkpoint it) and can stop the run with
+/// an error.
+///
+/// # Errors
+/// The first error of `on_epoch`.
+pub fn train<M: BranchedClassifier, E>(
+    state: TrainState<M>,
     data: &ImageSet,
     config: &TrainConfig,
     device: &Device,
     progress: &ProgressBar,
-    mut on_epoch: impl FnMut(&EpochLog),
-) -> (M, Vec<EpochLog>) {
-    let mut optimizer = config.build_optimizer();
+    stop_after: usize,
+    mut on_epoch: impl FnMut(&TrainState<M>) -> Result<(), E>,
+) -> Result<TrainState<M>, E> {
+    let TrainState {
+        mut model,
+        mut optimizer,
+        log: mut logs,
+    } = state;
+    let (first, last) = (logs.len(), stop_after.min(config.epochs));
     let learning_rates = config.epoch_learning_rates();
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let branches = model.branch_count();
-    let mut logs = Vec::with_capacity(config.epochs);
-    progress.set_length((config.epochs * data.len().div_ceil(config.batch_size)) as u64);
-    for epoch in 0..config.epochs {
+    let batches = data.len().div_ceil(config.batch_size);
+    progress.set_length((last.saturating_sub(first) * batches) as u64);
+    for epoch in first..last {
         let start = Instant::now();
         let mut loss_sums = vec![0.0f64; branches];
         for batch in
@@ -120,8 +160,19 @@ pub fn train<M: BranchedClassifier>(
                 .collect::<Vec<_>>()
                 .join(" ")
         ));
-        on_epoch(&log);
         logs.push(log);
+        model.flush_running_statistics();
+        let state = TrainState {
+            model,
+            optimizer,
+            log: logs,
+        };
+        on_epoch(&state)?;
+        (model, optimizer, logs) = (state.model, state.optimizer, state.log);
     }
-    (model, logs)
+    Ok(TrainState {
+        model,
+        optimizer,
+        log: logs,
+    })
 }

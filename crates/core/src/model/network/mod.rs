@@ -15,6 +15,12 @@ pub use vgg::Vgg;
 
 use super::spec::{Architecture, ModelSpec};
 
+/// See [`Network::flush_running_statistics`].
+fn flush(norm: &burn::nn::BatchNorm) {
+    norm.running_mean.value_sync();
+    norm.running_var.value_sync();
+}
+
 /// A network of any supported architecture.
 #[derive(Module, Debug)]
 pub enum Network {
@@ -42,6 +48,19 @@ impl Network {
                 Network::Resnet(Resnet::new(spec, blocks, widths, device))
             }
             Architecture::Vgg { stages } => Network::Vgg(Vgg::new(spec, stages, device)),
+        }
+    }
+
+    /// Folds the pending running-statistics update of every BatchNorm layer into its value.
+    ///
+    /// burn's `RunningState` keeps a layer's latest update aside (per thread) until the next
+    /// forward pass reads it, and reading the weights does not fold it in: without this call a
+    /// saved or extracted model would miss the last batch's update.
+    pub fn flush_running_statistics(&self) {
+        match self {
+            Network::Mlp(_) | Network::Lenet(_) => {}
+            Network::Resnet(net) => net.batch_norms().for_each(flush),
+            Network::Vgg(net) => net.batch_norms().for_each(flush),
         }
     }
 

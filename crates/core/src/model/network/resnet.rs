@@ -121,6 +121,23 @@ impl Resnet {
         }
     }
 
+    /// Every BatchNorm layer.
+    pub(super) fn batch_norms(&self) -> impl Iterator<Item = &BatchNorm> {
+        let blocks = self
+            .layer1
+            .iter()
+            .chain(&self.layer2)
+            .chain(&self.layer3)
+            .chain(&self.layer4);
+        std::iter::once(&self.bn1).chain(blocks.flat_map(|b| {
+            let shortcut = b.shortcut.iter().filter_map(|layer| match layer {
+                ShortcutLayer::Norm(norm) => Some(norm),
+                ShortcutLayer::Conv(_) => None,
+            });
+            [&b.bn1, &b.bn2].into_iter().chain(shortcut)
+        }))
+    }
+
     pub(super) fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = relu(self.bn1.forward(self.conv1.forward(images)));
         for block in self

@@ -54,6 +54,14 @@ impl Vgg {
         }
     }
 
+    /// Every BatchNorm layer.
+    pub(super) fn batch_norms(&self) -> impl Iterator<Item = &BatchNorm> {
+        self.features.iter().filter_map(|layer| match layer {
+            VggLayer::Norm(norm) => Some(norm),
+            _ => None,
+        })
+    }
+
     pub(super) fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let x = self.features.iter().fold(images, |x, layer| match layer {
             VggLayer::Conv(conv) => conv.forward(x),
