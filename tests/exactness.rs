@@ -12,7 +12,7 @@ mod common;
 
 use amalgam_cloud::{TrainOptions, train_bundle};
 use amalgam_core::backend::inference_device;
-use amalgam_core::bundle::branch_prefix;
+use amalgam_core::bundle::branch_weights;
 use amalgam_core::model::{Architecture, Classifier, Weights};
 use amalgam_core::tensors::read_tensor_file;
 use amalgam_core::training::{OptimizerKind, Schedule};
@@ -95,15 +95,7 @@ fn check_exactness_on(dataset: &Dataset, architecture: Architecture, train: Trai
 
     // The comparison can fail: a decoy's trained weights are not the plain model's.
     let decoy = (key.real_branch + 1) % 3;
-    let decoy_weights: Weights = read_tensor_file(&trained)
-        .unwrap()
-        .tensors
-        .into_iter()
-        .filter_map(|(n, t)| {
-            n.strip_prefix(&branch_prefix(decoy))
-                .map(|n| (n.to_string(), t))
-        })
-        .collect();
+    let decoy_weights = branch_weights(&read_tensor_file(&trained).unwrap().tensors, decoy);
     assert!(!decoy_weights.is_empty());
     assert_ne!(decoy_weights, plain.weights);
 

@@ -2,9 +2,9 @@
 //! the trained weights or the log, which branch learned best.
 
 use amalgam_core::backend::inference_device;
-use amalgam_core::bundle::branch_prefix;
+use amalgam_core::bundle::branch_weights;
 use amalgam_core::data::ImageSet;
-use amalgam_core::model::{Classifier, Weights};
+use amalgam_core::model::Classifier;
 use amalgam_core::training::evaluate;
 use serde::Serialize;
 
@@ -79,14 +79,6 @@ pub fn smoothness(set: &ImageSet) -> (f64, f64) {
     let cov = sab / n - (sa / n) * (sb / n);
     let var = ((saa / n - (sa / n).powi(2)) * (sbb / n - (sb / n).powi(2))).sqrt();
     (if var < 1e-12 { 0.0 } else { cov / var }, tv / n)
-}
-
-fn branch_weights(trained: &Weights, branch: usize) -> Weights {
-    let prefix = branch_prefix(branch);
-    trained
-        .iter()
-        .filter_map(|(n, t)| n.strip_prefix(&prefix).map(|n| (n.to_string(), t.clone())))
-        .collect()
 }
 
 fn argmax(values: impl Iterator<Item = f64>) -> usize {

@@ -64,6 +64,19 @@ pub fn branch_prefix(index: usize) -> String {
     format!("branches.{index}.")
 }
 
+/// The tensors of branch `index` in augmented weights, with the branch prefix removed (so
+/// named as the branch's network names them).
+pub fn branch_weights(weights: &Weights, index: usize) -> Weights {
+    let prefix = branch_prefix(index);
+    weights
+        .iter()
+        .filter_map(|(name, t)| {
+            name.strip_prefix(&prefix)
+                .map(|n| (n.to_string(), t.clone()))
+        })
+        .collect()
+}
+
 impl AugmentedSpec {
     /// Checks that every branch's filter fits the augmented input and its network.
     ///

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use amalgam_core::bundle::{FINGERPRINT_KEY, branch_prefix};
+use amalgam_core::bundle::{FINGERPRINT_KEY, branch_weights};
 use amalgam_core::model::{ModelSpec, Weights, check_shapes};
 use amalgam_core::tensors::read_tensor_file;
 use amalgam_core::{Error, Result};
@@ -39,12 +39,7 @@ pub fn extract(key: &SecretKey, key_path: &Path, trained: &Path) -> Result<(Mode
             ));
         }
     }
-    let prefix = branch_prefix(key.real_branch);
-    let weights: Weights = file
-        .tensors
-        .into_iter()
-        .filter_map(|(name, t)| name.strip_prefix(&prefix).map(|n| (n.to_string(), t)))
-        .collect();
+    let weights = branch_weights(&file.tensors, key.real_branch);
     let params = key.original.parameters();
     check_shapes(
         &weights,
