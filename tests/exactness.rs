@@ -119,6 +119,22 @@ fn check_exactness_on(dataset: &Dataset, architecture: Architecture, train: Trai
     );
 }
 
+/// The authors' prototype recipe for two epochs: SGD at `learning_rate`, momentum 0.9, weight
+/// decay 5e-4, cosine schedule, crop (padding 4) and flip, normalisation.
+fn prototype_recipe(learning_rate: f64) -> TrainSettings {
+    TrainSettings {
+        epochs: 2,
+        learning_rate,
+        optimizer: OptimizerKind::Sgd,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+        schedule: Schedule::Cosine,
+        crop_padding: 4,
+        normalize: true,
+        ..TrainSettings::default()
+    }
+}
+
 fn one_epoch(optimizer: OptimizerKind) -> TrainSettings {
     TrainSettings {
         epochs: 1,
@@ -149,19 +165,7 @@ fn lenet_with_sgd_extracts_bitwise_equal_weights() {
 /// BatchNorm: running statistics are part of the weights, and must match too.
 #[test]
 fn resnet20_with_two_decoys_extracts_bitwise_equal_weights_and_running_stats() {
-    // The prototype's recipe: SGD, momentum 0.9, weight decay 5e-4, cosine schedule.
-    let recipe = TrainSettings {
-        epochs: 2,
-        learning_rate: 0.1,
-        optimizer: OptimizerKind::Sgd,
-        momentum: 0.9,
-        weight_decay: 5e-4,
-        schedule: Schedule::Cosine,
-        crop_padding: 4,
-        normalize: true,
-        ..TrainSettings::default()
-    };
-    check_exactness(Architecture::resnet20(), recipe, 96);
+    check_exactness(Architecture::resnet20(), prototype_recipe(0.1), 96);
 }
 
 #[test]
@@ -195,16 +199,5 @@ fn vgg11_bn_on_a_cifar_format_set_with_crop_flip_extracts_bitwise_equal_weights(
 #[test]
 fn resnet20_on_a_cifar_format_set_with_crop_flip_extracts_bitwise_equal_weights() {
     let dataset = cifar_format_set(64);
-    let train = TrainSettings {
-        epochs: 2,
-        learning_rate: 0.05,
-        optimizer: OptimizerKind::Sgd,
-        momentum: 0.9,
-        weight_decay: 5e-4,
-        schedule: Schedule::Cosine,
-        crop_padding: 4,
-        normalize: true,
-        ..TrainSettings::default()
-    };
-    check_exactness_on(&dataset, Architecture::resnet20(), train);
+    check_exactness_on(&dataset, Architecture::resnet20(), prototype_recipe(0.05));
 }
