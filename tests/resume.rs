@@ -98,7 +98,7 @@ fn stopped_and_resumed_training_equals_uninterrupted_training() {
 }
 
 #[test]
-fn resume_without_a_checkpoint_is_rejected() {
+fn resume_without_a_checkpoint_and_stopping_after_epoch_zero_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let dataset = common::tiny_dataset(8, 16);
     let bundle = dir.path().join("bundle");

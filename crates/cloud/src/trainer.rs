@@ -54,7 +54,7 @@ fn check_output_dir(path: &Path) -> Result<()> {
 /// # Errors
 /// [`Error::File`] naming a missing or malformed bundle file, an unwritable output, a
 /// checkpoint that is missing (with `resume`), foreign, or left by an earlier run (without
-/// `resume`).
+/// `resume`); [`Error::Invalid`] for `stop_after` 0.
 pub fn train_bundle(
     bundle_dir: &Path,
     out: &Path,
@@ -62,6 +62,9 @@ pub fn train_bundle(
     progress: &ProgressBar,
     options: TrainOptions,
 ) -> Result<TrainSummary> {
+    if options.stop_after == Some(0) {
+        return Err(Error::invalid("--stop-after needs an epoch of at least 1"));
+    }
     check_output_dir(out)?;
     check_output_dir(log)?;
     let bundle = Bundle::open(bundle_dir)?;
