@@ -41,22 +41,55 @@ pub enum Command {
     AuditSweep(AuditSweepArgs),
 }
 
+/// Kinds of learning task.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Image classification.
+    Image,
+    /// Text classification.
+    Text,
+}
+
 /// The original data.
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
-    /// Data directory: the four IDX files (train-images-idx3-ubyte[.gz], ...), CIFAR-10
-    /// (data_batch_*.bin, test_batch.bin) or CIFAR-100 (train.bin, test.bin) binary files, or
-    /// image folders train/<class>/* and test/<class>/*. Default: the embedded Fashion-MNIST
-    /// subset (10,000 train / 2,000 test).
-    #[arg(long, value_name = "DIR")]
+    /// What kind of data and models.
+    #[arg(long, value_enum, default_value = "image")]
+    pub task: Task,
+    /// Images: a directory with the four IDX files (train-images-idx3-ubyte[.gz], ...),
+    /// CIFAR-10 (data_batch_*.bin, test_batch.bin) or CIFAR-100 (train.bin, test.bin) binary
+    /// files, or image folders train/<class>/* and test/<class>/*. Text: a CSV/TSV table
+    /// (.csv, .tsv, optionally .bz2; every fifth row is a test sample) or a directory with
+    /// train.csv and test.csv (or .tsv). Default: the embedded Fashion-MNIST subset (10,000
+    /// train / 2,000 test), or for text the embedded Rotten Tomatoes reviews (fresh vs rotten,
+    /// 10,247 train / 2,561 test).
+    #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
     /// Side of the square images that image folders are resized and centre-cropped to.
     #[arg(long, default_value_t = 32)]
     pub image_size: usize,
+    /// Text: header of the text column (default: `text`).
+    #[arg(long, value_name = "NAME")]
+    pub text_column: Option<String>,
+    /// Text: header of the label column (default: `label`; `category` for the embedded set).
+    #[arg(long, value_name = "NAME")]
+    pub label_column: Option<String>,
+    /// Text: skip rows with this label (repeatable; the embedded set drops `plot`).
+    #[arg(long, value_name = "LABEL")]
+    pub drop_label: Vec<String>,
+    /// Text: tokens per sample; longer texts are truncated, shorter ones padded.
+    #[arg(long, default_value_t = 48)]
+    pub sequence_length: usize,
+    /// Text: largest vocabulary (padding and unknown-word tokens included).
+    #[arg(long, default_value_t = 20_000)]
+    pub vocab_size: usize,
+    /// Text: words seen fewer times in the training split become the unknown-word token.
+    #[arg(long, default_value_t = 2)]
+    pub min_frequency: u64,
 }
 
 /// Model architectures offered on the command line.
-#[derive(ValueEnum, Debug, Clone, Copy)]
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelChoice {
     /// LeNet-5: conv 5x5 6, pool, conv 5x5 16, pool, fc 120, fc 84, fc classes.
     Lenet,
@@ -68,9 +101,25 @@ pub enum ModelChoice {
     Resnet18,
     /// VGG-11 with BatchNorm.
     Vgg11,
+    /// Text: bag of embeddings (fastText-like), width 64, mean over tokens.
+    Bag,
+    /// Text: TextCNN (Kim 2014), embeddings 64, widths 3/4/5 with 64 filters each.
+    Textcnn,
+    /// Text: GRU, embeddings 64, 64 units, max over time.
+    Gru,
+    /// Text: Transformer encoder, width 64, 4 heads, 2 layers, learned positions.
+    Transformer,
 }
 
 impl ModelChoice {
+    /// The default model of a task.
+    pub fn default_for(task: Task) -> Self {
+        match task {
+            Task::Image => ModelChoice::Lenet,
+            Task::Text => ModelChoice::Textcnn,
+        }
+    }
+
     pub fn architecture(self) -> Architecture {
         match self {
             ModelChoice::Lenet => Architecture::lenet(),
@@ -78,6 +127,10 @@ impl ModelChoice {
             ModelChoice::Resnet20 => Architecture::resnet20(),
             ModelChoice::Resnet18 => Architecture::resnet18(),
             ModelChoice::Vgg11 => Architecture::vgg11(),
+            ModelChoice::Bag => Architecture::bag(),
+            ModelChoice::Textcnn => Architecture::text_cnn(),
+            ModelChoice::Gru => Architecture::gru(),
+            ModelChoice::Transformer => Architecture::transformer(),
         }
     }
 }
@@ -121,12 +174,14 @@ impl From<DecoyChoice> for DecoyArchitecture {
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
 pub enum NoiseChoice {
-    /// U[0, 1).
+    /// Images: U[0, 1). Text: token ids drawn uniformly from the vocabulary.
     Uniform,
     /// |N(0, 1)| clamped to [0, 1].
     Gaussian,
     /// Pixels resampled from the data at the corresponding location (quantised like the data).
     Resample,
+    /// Text: tokens drawn from the training split's unigram distribution (looks like words).
+    Unigram,
 }
 
 impl From<NoiseChoice> for NoiseKind {
@@ -135,6 +190,7 @@ impl From<NoiseChoice> for NoiseKind {
             NoiseChoice::Uniform => NoiseKind::Uniform,
             NoiseChoice::Gaussian => NoiseKind::Gaussian,
             NoiseChoice::Resample => NoiseKind::Resample,
+            NoiseChoice::Unigram => NoiseKind::Unigram,
         }
     }
 }
@@ -142,9 +198,9 @@ impl From<NoiseChoice> for NoiseKind {
 /// The original model and how to train it.
 #[derive(Args, Debug, Clone)]
 pub struct TrainingArgs {
-    /// Model architecture.
-    #[arg(long, value_enum, default_value = "lenet")]
-    pub model: ModelChoice,
+    /// Model architecture (default: lenet for images, textcnn for text).
+    #[arg(long, value_enum)]
+    pub model: Option<ModelChoice>,
     /// Training seed: initial weights and batch order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -185,6 +241,11 @@ pub struct TrainingArgs {
 }
 
 impl TrainingArgs {
+    /// The chosen model, or the task's default.
+    pub fn model(&self, task: Task) -> ModelChoice {
+        self.model.unwrap_or(ModelChoice::default_for(task))
+    }
+
     pub fn settings(&self) -> TrainSettings {
         TrainSettings {
             epochs: self.epochs,
@@ -214,12 +275,13 @@ impl TrainingArgs {
 /// How to obfuscate.
 #[derive(Args, Debug, Clone)]
 pub struct ObfuscationArgs {
-    /// Augmentation amount a in (0, 4]: sides grow to H + floor(H * a).
+    /// Augmentation amount a in (0, 4]: image sides grow to H + floor(H * a), token
+    /// sequences to L + floor(L * a).
     #[arg(long, default_value_t = 0.25)]
     pub amount: f64,
-    /// Noise distribution.
-    #[arg(long, value_enum, default_value = "uniform")]
-    pub noise: NoiseChoice,
+    /// Noise distribution (default: uniform for images, unigram for text).
+    #[arg(long, value_enum)]
+    pub noise: Option<NoiseChoice>,
     /// Number of decoy sub-networks.
     #[arg(long, default_value_t = 1)]
     pub decoys: usize,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use amalgam_attack::{CloudView, run_attacks};
 use amalgam_core::bundle::{Bundle, DATA_FILE};
-use amalgam_core::data::ImageSet;
+use amalgam_core::data::{ImageSet, LabelledSet};
 use amalgam_core::model::{Architecture, ModelSpec, SPEC_FORMAT_VERSION};
 use amalgam_core::rng::{Stream, stream};
 use amalgam_core::tensors::{Values, read_tensor_file, write_tensor_file};
@@ -56,7 +56,7 @@ fn constant_noise_is_found_perfectly() {
     // Replace every noise value of the training set by a constant.
     let data = dir.path().join("bundle").join(DATA_FILE);
     let mut file = read_tensor_file(&data).unwrap();
-    let grid = key.augmented.pixels();
+    let grid = key.augmented.positions();
     let Values::F32(images) = &mut file.tensors.get_mut("train.images").unwrap().values else {
         panic!("images are f32")
     };
@@ -87,7 +87,7 @@ fn control_without_noise_is_near_chance() {
     // random mask over them, so no statistic can tell them apart.
     let dataset = common::fashion_subset(1000, 100);
     let original = dataset.train.shape;
-    let augmented = augmented_shape(original, 0.5).unwrap();
+    let augmented = augmented_shape(original, 0.5).unwrap().image().unwrap();
     let resize = |set: &ImageSet| {
         let mut images = Vec::with_capacity(set.len() * augmented.values());
         for i in 0..set.len() {
@@ -112,7 +112,11 @@ fn control_without_noise_is_near_chance() {
         ..Default::default()
     };
     let setup = OwnerSetup::new(&dataset, Architecture::default_mlp(), &settings, 0).unwrap();
-    let layout = NoiseLayout::draw(original, augmented, &mut stream(9, Stream::NoisePositions));
+    let layout = NoiseLayout::draw(
+        original.into(),
+        augmented.into(),
+        &mut stream(9, Stream::NoisePositions),
+    );
     let model = augment_model(
         &setup.spec,
         &setup.init,
@@ -138,7 +142,7 @@ fn control_without_noise_is_near_chance() {
         bundle_fingerprint: fingerprint,
         real_branch: model.real_branch,
         original: ModelSpec::new(Architecture::default_mlp(), original, 10).unwrap(),
-        augmented,
+        augmented: augmented.into(),
         amount: 0.5,
         noise: NoiseKind::Uniform,
         keep_indices: layout.keep_indices,

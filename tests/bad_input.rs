@@ -133,9 +133,9 @@ fn unknown_model_is_rejected() {
     let out = tempfile::tempdir().unwrap();
     let mut args = augment_args(data.path(), out.path());
     let model = args.iter().position(|a| a == "--model").unwrap() + 1;
-    args[model] = "transformer".into();
+    args[model] = "alexnet".into();
     let output = amalgam(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert_fails(&output, &["invalid value 'transformer'", "lenet", "mlp"]);
+    assert_fails(&output, &["invalid value 'alexnet'", "lenet", "mlp"]);
     assert_eq!(output.status.code(), Some(2));
     assert_entries(out.path(), &[]);
 }

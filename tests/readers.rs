@@ -5,6 +5,7 @@ mod common;
 
 use std::path::Path;
 
+use amalgam_core::data::LabelledSet;
 use amalgam_owner::data::load_dataset;
 use common::{amalgam, arg, entries, stderr, write_cifar, write_image_folder};
 

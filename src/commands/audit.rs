@@ -45,7 +45,7 @@ pub fn run(args: AuditArgs) -> Result<()> {
 
     let staging = StagingDir::new(&args.out)?;
     write_json(&staging.path().join("report.json"), &report)?;
-    let originals = view.train.gather(&key.keep_indices, key.original.input);
+    let originals = view.train.gather(&key.keep_indices, view.filtered_shape());
     let r = &attacks.reconstructions;
     write_grid(
         &staging.path().join("grid.png"),

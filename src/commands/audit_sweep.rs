@@ -9,13 +9,13 @@ use amalgam_owner::augment::{AugmentOptions, DecoyArchitecture, augment};
 use amalgam_owner::data::Dataset;
 use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::setup::TrainSettings;
-use anyhow::Result;
+use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::args::AuditSweepArgs;
 use crate::commands::audit::audit_bundle;
-use crate::commands::augment::load;
+use crate::commands::original_data::{OriginalData, load};
 
 const NOISES: [NoiseKind; 3] = [NoiseKind::Uniform, NoiseKind::Gaussian, NoiseKind::Resample];
 const AMOUNTS: [f64; 2] = [0.25, 1.0];
@@ -108,7 +108,9 @@ impl SweepRow {
 }
 
 pub fn run(args: AuditSweepArgs) -> Result<()> {
-    let full = load(&args.data)?;
+    let OriginalData::Images(full) = load(&args.data)? else {
+        bail!("the audit sweep covers images only (--task image)");
+    };
     let dataset = Dataset {
         name: format!("{} (first {} samples)", full.name, args.samples),
         train: full.train.head(args.samples),

@@ -1,19 +1,25 @@
 //! `amalgam augment` (owner side).
 
-use amalgam_owner::augment::{AugmentOptions, augment};
-use amalgam_owner::data::{Dataset, load_dataset};
+use amalgam_owner::augment::{AugmentOptions, Augmentable, augment};
+use amalgam_owner::data::Dataset;
+use amalgam_owner::key::SecretKey;
 use anyhow::Result;
 
-use crate::args::{AugmentArgs, DataArgs, JobArgs};
+use crate::args::{AugmentArgs, JobArgs, NoiseChoice, Task};
+use crate::commands::original_data::{OriginalData, load};
 use crate::progress;
 
 /// The augmenter's options from the command line.
 pub fn options(job: &JobArgs) -> AugmentOptions {
-    let (training, obfuscation) = (&job.training, &job.obfuscation);
+    let (training, obfuscation, task) = (&job.training, &job.obfuscation, job.data.task);
+    let default_noise = match task {
+        Task::Image => NoiseChoice::Uniform,
+        Task::Text => NoiseChoice::Unigram,
+    };
     AugmentOptions {
-        architecture: training.model.architecture(),
+        architecture: training.model(task).architecture(),
         amount: obfuscation.amount,
-        noise: obfuscation.noise.into(),
+        noise: obfuscation.noise.unwrap_or(default_noise).into(),
         decoys: obfuscation.decoys,
         decoy_architecture: obfuscation.decoy_arch.into(),
         seed: training.seed,
@@ -22,28 +28,30 @@ pub fn options(job: &JobArgs) -> AugmentOptions {
     }
 }
 
-/// Loads the original data with a spinner.
-pub fn load(data: &DataArgs) -> Result<Dataset> {
-    let spinner = progress::step("reading the original data");
-    let dataset = load_dataset(data.data.as_deref(), data.image_size);
+/// Augments `dataset` into the bundle and key of `args`, with a spinner.
+fn augment_into<S: Augmentable>(
+    dataset: &Dataset<S>,
+    options: &AugmentOptions,
+    args: &AugmentArgs,
+) -> Result<SecretKey> {
+    let spinner = progress::step("augmenting data and model");
+    let key = augment(dataset, options, &args.bundle, &args.key);
     spinner.finish_and_clear();
-    Ok(dataset?)
+    Ok(key?)
 }
 
 pub fn run(args: AugmentArgs) -> Result<()> {
-    let dataset = load(&args.job.data)?;
+    let data = load(&args.job.data)?;
     let options = options(&args.job);
-    let spinner = progress::step("augmenting data and model");
-    let key = augment(&dataset, &options, &args.bundle, &args.key);
-    spinner.finish_and_clear();
-    let key = key?;
+    let key = match &data {
+        OriginalData::Images(dataset) => augment_into(dataset, &options, &args)?,
+        OriginalData::Text(text) => augment_into(&text.dataset, &options, &args)?,
+    };
     println!(
-        "bundle {}: {} train + {} test samples of {} (original {}), {} branches",
+        "bundle {}: {} augmented to {}, {} branches",
         args.bundle.display(),
-        dataset.train.len(),
-        dataset.test.len(),
+        data.describe(),
         key.augmented,
-        key.original.input,
         options.decoys + 1
     );
     println!("key    {} (keep it secret)", args.key.display());

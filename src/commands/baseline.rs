@@ -1,31 +1,40 @@
 //! `amalgam baseline` (owner side).
 
 use amalgam_core::files::check_new_dir;
+use amalgam_owner::augment::Augmentable;
 use amalgam_owner::baseline::train_baseline;
+use amalgam_owner::data::Dataset;
 use amalgam_owner::model_dir::write_model_dir;
 use amalgam_owner::setup::OwnerSetup;
 use anyhow::Result;
 
 use crate::args::BaselineArgs;
-use crate::commands::augment::load;
+use crate::commands::original_data::{OriginalData, load};
 use crate::progress;
 
-pub fn run(args: BaselineArgs) -> Result<()> {
-    let dataset = load(&args.data)?;
+fn train_into<S: Augmentable>(dataset: &Dataset<S>, args: &BaselineArgs) -> Result<f64> {
+    let training = &args.training;
     let setup = OwnerSetup::new(
-        &dataset,
-        args.training.model.architecture(),
-        &args.training.settings(),
-        args.training.seed,
+        dataset,
+        training.model(args.data.task).architecture(),
+        &training.settings(),
+        training.seed,
     )?;
     check_new_dir(&args.out)?;
     let bar = progress::batches("plain");
-    let outcome = train_baseline(&dataset, &setup, &bar);
+    let outcome = train_baseline(dataset, &setup, &bar);
     bar.finish_and_clear();
     write_model_dir(&args.out, &setup.spec, &outcome.weights)?;
+    Ok(outcome.train_seconds)
+}
+
+pub fn run(args: BaselineArgs) -> Result<()> {
+    let seconds = match load(&args.data)? {
+        OriginalData::Images(dataset) => train_into(&dataset, &args)?,
+        OriginalData::Text(text) => train_into(&text.dataset, &args)?,
+    };
     println!(
-        "trained the plain model in {:.1} s into {}",
-        outcome.train_seconds,
+        "trained the plain model in {seconds:.1} s into {}",
         args.out.display()
     );
     Ok(())

@@ -6,5 +6,6 @@ pub mod augment;
 pub mod baseline;
 pub mod eval;
 pub mod extract;
+pub mod original_data;
 pub mod run;
 pub mod train;

@@ -4,11 +4,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use amalgam_cloud::{TrainOptions, train_bundle};
+use amalgam_core::data::LabelledSet;
 use amalgam_core::files::{StagingDir, write_json};
 use amalgam_core::model::{WeightComparison, compare_weights};
 use amalgam_core::training::Evaluation;
-use amalgam_owner::augment::augment;
+use amalgam_owner::augment::{AugmentOptions, Augmentable, augment};
 use amalgam_owner::baseline::train_baseline;
+use amalgam_owner::data::Dataset;
 use amalgam_owner::extract::extract;
 use amalgam_owner::key::SecretKey;
 use amalgam_owner::model_dir::{read_model_dir, write_model_dir};
@@ -17,8 +19,9 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::args::RunArgs;
-use crate::commands::augment::{load, options};
+use crate::commands::augment::options;
 use crate::commands::eval::evaluate_dir;
+use crate::commands::original_data::{OriginalData, load};
 use crate::progress;
 
 /// Wall time of each stage, seconds.
@@ -75,25 +78,25 @@ fn default_out() -> PathBuf {
     PathBuf::from(format!("amalgam-runs/run-{now}"))
 }
 
-pub fn run(args: RunArgs) -> Result<()> {
-    let out = args.out.clone().unwrap_or_else(default_out);
-    let staging = StagingDir::new(&out)?;
-    let dir = staging.path().to_path_buf();
-    let mut t = StageSeconds::default();
+/// What the owner learns from one job.
+struct JobOutcome {
+    key: SecretKey,
+    plain: Evaluation,
+    extracted: Evaluation,
+    weights: WeightComparison,
+}
 
-    let dataset = timed(&mut t.load_data, || load(&args.job.data))?;
-    let opts = options(&args.job);
-    eprintln!(
-        "data: {} ({} train, {} test, {})",
-        dataset.name,
-        dataset.train.len(),
-        dataset.test.len(),
-        dataset.train.shape
-    );
-
+/// Augments, trains in the cloud's role, extracts, trains the baseline and evaluates both,
+/// inside the run directory `dir`.
+fn run_job<S: Augmentable>(
+    dataset: &Dataset<S>,
+    opts: &AugmentOptions,
+    dir: &Path,
+    t: &mut StageSeconds,
+) -> Result<JobOutcome> {
     let spinner = progress::step("augmenting data and model");
     let key = timed(&mut t.augment, || {
-        augment(&dataset, &opts, &dir.join("bundle"), &dir.join("key.json"))
+        augment(dataset, opts, &dir.join("bundle"), &dir.join("key.json"))
     });
     spinner.finish_and_clear();
     let key = key?;
@@ -109,8 +112,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         )
     });
     bar.finish_and_clear();
-    let summary = summary?;
-    t.train_augmented_loop = summary.train_seconds;
+    t.train_augmented_loop = summary?.train_seconds;
 
     timed(&mut t.extract, || -> Result<()> {
         let key_path = dir.join("key.json");
@@ -119,31 +121,60 @@ pub fn run(args: RunArgs) -> Result<()> {
         Ok(write_model_dir(&dir.join("extracted"), &spec, &weights)?)
     })?;
 
-    let setup = OwnerSetup::new(&dataset, opts.architecture.clone(), &opts.train, opts.seed)?;
+    let setup = OwnerSetup::new(dataset, opts.architecture.clone(), &opts.train, opts.seed)?;
     let bar = progress::batches("plain");
-    let plain = timed(&mut t.train_plain, || {
-        train_baseline(&dataset, &setup, &bar)
-    });
+    let plain = timed(&mut t.train_plain, || train_baseline(dataset, &setup, &bar));
     bar.finish_and_clear();
     t.train_plain_loop = plain.train_seconds;
     write_model_dir(&dir.join("plain"), &setup.spec, &plain.weights)?;
 
-    let (plain_eval, extracted_eval) = timed(&mut t.evaluate, || -> Result<_> {
+    let (plain, extracted) = timed(&mut t.evaluate, || -> Result<_> {
         Ok((
             evaluate_dir(&dir.join("plain"), &dataset.test)?,
             evaluate_dir(&dir.join("extracted"), &dataset.test)?,
         ))
     })?;
-    let comparison = compare_weights(
+    let weights = compare_weights(
         &read_model_dir(&dir.join("plain"))?.1,
         &read_model_dir(&dir.join("extracted"))?.1,
     );
+    Ok(JobOutcome {
+        key,
+        plain,
+        extracted,
+        weights,
+    })
+}
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let out = args.out.clone().unwrap_or_else(default_out);
+    let staging = StagingDir::new(&out)?;
+    let dir = staging.path().to_path_buf();
+    let mut t = StageSeconds::default();
+
+    let data = timed(&mut t.load_data, || load(&args.job.data))?;
+    let opts = options(&args.job);
+    eprintln!("data: {}", data.describe());
+    let (outcome, name, train_samples) = match &data {
+        OriginalData::Images(d) => (run_job(d, &opts, &dir, &mut t)?, &d.name, d.train.len()),
+        OriginalData::Text(text) => {
+            text.vocabulary.save(&dir.join("tokenizer.json"))?;
+            let d = &text.dataset;
+            (run_job(d, &opts, &dir, &mut t)?, &d.name, d.train.len())
+        }
+    };
+    let JobOutcome {
+        key,
+        plain,
+        extracted,
+        weights,
+    } = outcome;
 
     let report = RunReport {
-        dataset: dataset.name.clone(),
-        train_samples: dataset.train.len(),
-        test_samples: dataset.test.len(),
-        model: format!("{:?}", args.job.training.model).to_lowercase(),
+        dataset: name.clone(),
+        train_samples,
+        test_samples: data.test().len(),
+        model: format!("{:?}", args.job.training.model(args.job.data.task)).to_lowercase(),
         original_shape: key.original.input.to_string(),
         augmented_shape: key.augmented.to_string(),
         amount: opts.amount,
@@ -156,9 +187,9 @@ pub fn run(args: RunArgs) -> Result<()> {
         learning_rate: opts.train.learning_rate,
         optimizer: format!("{:?}", opts.train.optimizer).to_lowercase(),
         threads: rayon_threads(),
-        plain: plain_eval,
-        extracted: extracted_eval,
-        weights: comparison,
+        plain,
+        extracted,
+        weights,
         training_overhead_ratio: t.train_augmented_loop / t.train_plain_loop,
         seconds: t,
     };

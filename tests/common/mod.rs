@@ -1,11 +1,15 @@
 //! Fixtures shared by the integration tests.
 #![allow(dead_code)] // each test crate uses a different part
 
+pub mod exactness;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use amalgam_core::data::ImageSet;
-use amalgam_owner::data::{Dataset, load_dataset};
+use amalgam_core::data::{ImageSet, TokenSet};
+use amalgam_owner::data::{
+    Dataset, TextOptions, VocabularyOptions, load_dataset, load_text_dataset,
+};
 
 /// Writes a raw (uncompressed) IDX file: header `00 00 08 ndim`, big-endian dims, bytes.
 pub fn write_idx(path: &Path, dims: &[u32], values: &[u8]) {
@@ -41,6 +45,27 @@ pub fn fashion_subset(train: usize, test: usize) -> Dataset {
     let full = load_dataset(None, 32).expect("the embedded subset decodes");
     Dataset {
         name: format!("first {train} Fashion-MNIST samples"),
+        train: full.train.head(train),
+        test: full.test.head(test),
+    }
+}
+
+/// The first `train` / `test` reviews of the embedded Rotten Tomatoes corpus, as sequences of
+/// `length` tokens (vocabulary learned from the whole training split).
+pub fn rotten_tomatoes_subset(train: usize, test: usize, length: usize) -> Dataset<TokenSet> {
+    let options = TextOptions {
+        columns: None,
+        vocabulary: VocabularyOptions {
+            length,
+            max_size: 20_000,
+            min_frequency: 2,
+        },
+    };
+    let full = load_text_dataset(None, &options)
+        .expect("the embedded corpus decodes")
+        .dataset;
+    Dataset {
+        name: format!("first {train} Rotten Tomatoes reviews"),
         train: full.train.head(train),
         test: full.test.head(test),
     }

@@ -4,7 +4,7 @@
 //! The published design (one set of noise positions for all samples, i.i.d. noise) makes each
 //! position's statistics across samples an estimate of whether it holds noise.
 
-use amalgam_core::data::ImageSet;
+use amalgam_core::data::{ImageSet, LabelledSet};
 use rayon::prelude::*;
 
 /// Name of the attacker's chosen statistic (see [`noise_scores`]).

@@ -3,7 +3,7 @@
 
 use amalgam_core::backend::inference_device;
 use amalgam_core::bundle::branch_weights;
-use amalgam_core::data::ImageSet;
+use amalgam_core::data::{ImageSet, LabelledSet};
 use amalgam_core::model::Classifier;
 use amalgam_core::training::evaluate;
 use serde::Serialize;
@@ -99,7 +99,7 @@ pub fn identify(view: &CloudView) -> Identification {
         .map(|(b, branch)| {
             let filtered = view
                 .train
-                .gather(&branch.keep_indices, branch.network.input);
+                .gather(&branch.keep_indices, view.filtered_shape());
             let (smoothness, total_variation) = smoothness(&filtered);
             let final_loss = view
                 .log
@@ -110,7 +110,9 @@ pub fn identify(view: &CloudView) -> Identification {
                 let classifier =
                     Classifier::new(&branch.network, &branch_weights(trained, b), &device)
                         .expect("trained weights were checked against the spec");
-                let test = view.test.gather(&branch.keep_indices, branch.network.input);
+                let test = view
+                    .test
+                    .gather(&branch.keep_indices, view.filtered_shape());
                 evaluate(&classifier, &test, &device).accuracy
             });
             BranchEvidence {

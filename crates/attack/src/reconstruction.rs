@@ -1,6 +1,6 @@
 //! Reconstruction: the attacker's best images of the original samples.
 
-use amalgam_core::data::ImageSet;
+use amalgam_core::data::{ImageSet, LabelledSet};
 use amalgam_core::model::ImageShape;
 
 use crate::{CloudView, Identification, NoiseScores};

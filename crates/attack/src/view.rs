@@ -3,8 +3,9 @@
 use std::path::Path;
 
 use amalgam_core::bundle::Bundle;
-use amalgam_core::data::ImageSet;
+use amalgam_core::data::{ImageSet, SampleSet};
 use amalgam_core::files::read;
+use amalgam_core::model::ImageShape;
 use amalgam_core::model::{Weights, check_shapes};
 use amalgam_core::tensors::read_tensor_file;
 use amalgam_core::training::EpochLog;
@@ -38,7 +39,12 @@ impl CloudView {
         samples: usize,
     ) -> Result<Self> {
         let bundle = Bundle::open(bundle_dir)?;
-        let (train, test) = bundle.read_data()?;
+        let (SampleSet::Images(train), SampleSet::Images(test)) = bundle.read_data()? else {
+            return Err(Error::file(
+                bundle_dir,
+                "is a text bundle; the attacks cover image bundles only",
+            ));
+        };
         let limit = if samples == 0 { usize::MAX } else { samples };
         let trained = trained
             .map(|path| {
@@ -63,13 +69,17 @@ impl CloudView {
     }
 
     /// Shape of the samples each branch's filter produces (the original shape, public).
-    pub fn filtered_shape(&self) -> amalgam_core::model::ImageShape {
-        self.bundle.spec.branches[0].network.input
+    pub fn filtered_shape(&self) -> ImageShape {
+        self.bundle.spec.branches[0]
+            .network
+            .input
+            .image()
+            .expect("the view opens image bundles only")
     }
 
     /// Noise positions per channel, `H'W' - HW`: public, from the shapes.
     pub fn noise_count(&self) -> usize {
-        self.bundle.spec.input.pixels() - self.filtered_shape().pixels()
+        self.bundle.spec.input.positions() - self.filtered_shape().pixels()
     }
 }
 

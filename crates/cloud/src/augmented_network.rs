@@ -1,7 +1,7 @@
 //! The augmented network the cloud trains: branches, each an input filter and a network.
 
 use amalgam_core::bundle::AugmentedSpec;
-use amalgam_core::model::{ImageShape, InputStage, Network, Weights, set_weights};
+use amalgam_core::model::{InputBatch, InputShape, InputStage, Network, Weights, set_weights};
 use amalgam_core::training::{BatchTransform, BranchedClassifier};
 use burn::prelude::*;
 
@@ -52,7 +52,7 @@ impl BranchedClassifier for AugmentedNetwork {
         self.branches.len()
     }
 
-    fn branch_input(&self) -> ImageShape {
+    fn branch_input(&self) -> InputShape {
         self.stages[0].input()
     }
 
@@ -64,16 +64,13 @@ impl BranchedClassifier for AugmentedNetwork {
 
     fn forward_branches(
         &self,
-        images: Tensor<4>,
+        input: InputBatch,
         transform: Option<&BatchTransform>,
     ) -> Vec<Tensor<2>> {
         (0..self.branches.len())
             .map(|i| {
-                let x = self.filters[i].apply(images.clone());
-                let x = match transform {
-                    Some(t) => t.apply(x),
-                    None => x,
-                };
+                let x = self.filters[i].apply(input.clone());
+                let x = BatchTransform::apply_if_any(transform, x);
                 self.branches[i].forward(self.stages[i].apply(x))
             })
             .collect()

@@ -91,7 +91,7 @@ pub fn train_bundle(
     let start = Instant::now();
     let state = train(
         state,
-        &train_set,
+        train_set.as_labelled(),
         &bundle.train,
         &device,
         progress,

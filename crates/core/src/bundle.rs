@@ -6,7 +6,7 @@
 //! | `model.json` | [`AugmentedSpec`]: the augmented input shape and the branches (input filter + network spec), in the key's secret order |
 //! | `init.safetensors` | initial weights of every branch, `branches.{i}.{param}`, PyTorch layout |
 //! | `train.json` | [`TrainConfig`] |
-//! | `data.safetensors` | augmented sets: `train.images` `[N, C, H', W']` f32, `train.labels` `[N]` u8, `test.images`, `test.labels` |
+//! | `data.safetensors` | augmented sets: `train.images` `[N, C, H', W']` f32 (or, for text, `train.tokens` `[N, L']` u32), `train.labels` `[N]` u8, and the same for `test` |
 //!
 //! Nothing in it says which branch is real. Its fingerprint (SHA-256 of `model.json`,
 //! `init.safetensors` and `train.json`) ties a key and a trained weights file to it.
@@ -16,11 +16,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::data::ImageSet;
+use crate::data::{ImageSet, LabelledSet, SampleSet, TokenSet};
 use crate::files::{read, read_json, write_json};
-use crate::model::{ImageShape, ModelSpec, SPEC_FORMAT_VERSION, Weights, check_shapes};
+use crate::model::{InputShape, ModelSpec, SPEC_FORMAT_VERSION, Weights, check_shapes};
 use crate::tensors::{
-    TensorFile, TensorView, Values, ValuesView, read_tensor_file, write_tensor_file, write_tensors,
+    HostTensor, TensorFile, TensorView, Values, ValuesView, read_tensor_file, write_tensor_file,
+    write_tensors,
 };
 use crate::training::TrainConfig;
 use crate::{Error, Result};
@@ -39,8 +40,9 @@ pub const FINGERPRINT_KEY: &str = "amalgam.bundle_fingerprint";
 /// One branch of the augmented network: an input filter and a network.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BranchSpec {
-    /// Per channel, the sorted positions (in the flattened `H' * W'` augmented grid) that the
-    /// input filter gathers, `H * W` of them, reshaped to `[H, W]` in order.
+    /// Per channel, the sorted positions (in the flattened `H' * W'` augmented grid, or the
+    /// `L'` augmented sequence) that the input filter gathers, `H * W` (or `L`) of them,
+    /// reshaped to `[H, W]` (or `[L]`) in order.
     pub keep_indices: Vec<Vec<u32>>,
     /// The network the filtered images go through.
     pub network: ModelSpec,
@@ -51,8 +53,8 @@ pub struct BranchSpec {
 pub struct AugmentedSpec {
     /// Format version ([`SPEC_FORMAT_VERSION`]).
     pub format_version: u32,
-    /// Shape of the augmented samples `[C, H', W']`.
-    pub input: ImageShape,
+    /// Shape of the augmented samples: images `[C, H', W']` or tokens `[L']`.
+    pub input: InputShape,
     /// Number of classes.
     pub classes: usize,
     /// The branches, in the key's secret order.
@@ -92,16 +94,21 @@ impl AugmentedSpec {
         if self.branches.is_empty() {
             return Err(Error::invalid("the augmented model has no branches"));
         }
-        let grid = self.input.pixels();
+        let grid = self.input.positions();
         for (i, branch) in self.branches.iter().enumerate() {
             let net = &branch.network;
             net.validate()
                 .map_err(|e| Error::invalid(format!("branch {i}: {e}")))?;
-            let fits = net.input.channels == self.input.channels
+            let same_kind = match (net.input, self.input) {
+                (InputShape::Image(n), InputShape::Image(a)) => n.channels == a.channels,
+                (InputShape::Tokens(n), InputShape::Tokens(a)) => n.vocab_size == a.vocab_size,
+                _ => false,
+            };
+            let fits = same_kind
                 && net.classes == self.classes
-                && branch.keep_indices.len() == self.input.channels
+                && branch.keep_indices.len() == self.input.channels()
                 && branch.keep_indices.iter().all(|k| {
-                    k.len() == net.input.pixels()
+                    k.len() == net.input.positions()
                         && k.windows(2).all(|w| w[0] < w[1])
                         && k.last().is_none_or(|&last| (last as usize) < grid)
                 });
@@ -168,8 +175,8 @@ impl Bundle {
         spec: &AugmentedSpec,
         train: &TrainConfig,
         init: &Weights,
-        train_set: &ImageSet,
-        test_set: &ImageSet,
+        train_set: &dyn LabelledSet,
+        test_set: &dyn LabelledSet,
     ) -> Result<String> {
         write_json(&dir.join(MODEL_FILE), spec)?;
         write_json(&dir.join(TRAIN_FILE), train)?;
@@ -182,16 +189,14 @@ impl Bundle {
         )?;
         let mut data = Vec::new();
         for (split, set) in [("train", train_set), ("test", test_set)] {
-            let [c, h, w] = set.shape.dims();
-            let images = TensorView {
-                shape: vec![set.len(), c, h, w],
-                values: ValuesView::F32(&set.images),
-            };
             let labels = TensorView {
                 shape: vec![set.len()],
-                values: ValuesView::U8(&set.labels),
+                values: ValuesView::U8(set.labels()),
             };
-            data.push((format!("{split}.images"), images));
+            data.push((
+                format!("{split}.{}", samples_name(set.input())),
+                set.samples_view(),
+            ));
             data.push((format!("{split}.labels"), labels));
         }
         write_tensors(&dir.join(DATA_FILE), data, &Default::default())?;
@@ -234,42 +239,71 @@ impl Bundle {
     /// Reads the augmented train and test sets.
     ///
     /// # Errors
-    /// [`Error::File`] naming `data.safetensors` if a tensor is missing or its shape or
+    /// [`Error::File`] naming `data.safetensors` if a tensor is missing or its shape, type or
     /// labels disagree with the spec.
-    pub fn read_data(&self) -> Result<(ImageSet, ImageSet)> {
+    pub fn read_data(&self) -> Result<(SampleSet, SampleSet)> {
         let path = self.dir.join(DATA_FILE);
         let mut file = read_tensor_file(&path)?;
-        let mut split = |name: &str| -> Result<ImageSet> {
-            let images = file.take(&format!("{name}.images"), &path)?;
-            let labels = file.take(&format!("{name}.labels"), &path)?;
-            let (shape, label_shape) = (images.shape, labels.shape);
-            let (Values::F32(images), Values::U8(labels)) = (images.values, labels.values) else {
-                return Err(Error::file(
-                    &path,
-                    format!("{name} set must hold F32 images and U8 labels"),
-                ));
-            };
-            let expected = self.spec.input.dims();
-            if shape.len() != 4 || shape[1..] != expected || label_shape != [shape[0]] {
-                return Err(Error::file(
-                    &path,
-                    format!(
-                        "{name} set has images {shape:?} and labels {label_shape:?}; expected [N, {}, {}, {}] and [N]",
-                        expected[0], expected[1], expected[2]
-                    ),
-                ));
-            }
-            if let Some(&bad) = labels.iter().find(|&&l| l as usize >= self.spec.classes) {
+        let mut split = |split: &str| -> Result<SampleSet> {
+            let name = format!("{split}.{}", samples_name(self.spec.input));
+            let samples = file.take(&name, &path)?;
+            let labels = file.take(&format!("{split}.labels"), &path)?;
+            let set = self
+                .sample_set(samples, labels)
+                .map_err(|e| Error::file(&path, format!("{split} set: {e}")))?;
+            if let Some(&bad) = set
+                .as_labelled()
+                .labels()
+                .iter()
+                .find(|&&l| l as usize >= self.spec.classes)
+            {
                 return Err(Error::file(
                     &path,
                     format!(
-                        "{name} label {bad} is out of range for {} classes",
+                        "{split} label {bad} is out of range for {} classes",
                         self.spec.classes
                     ),
                 ));
             }
-            ImageSet::new(self.spec.input, images, labels).map_err(|e| Error::file(&path, e))
+            Ok(set)
         };
         Ok((split("train")?, split("test")?))
+    }
+
+    /// Checks the samples and labels tensors of one split against the spec.
+    fn sample_set(&self, samples: HostTensor, labels: HostTensor) -> Result<SampleSet> {
+        let Values::U8(label_values) = labels.values else {
+            return Err(Error::invalid("labels must be U8"));
+        };
+        let count = samples.shape.first().copied().unwrap_or(0);
+        let expected: Vec<usize> = match self.spec.input {
+            InputShape::Image(s) => [count].into_iter().chain(s.dims()).collect(),
+            InputShape::Tokens(s) => vec![count, s.length],
+        };
+        if samples.shape != expected || labels.shape != [count] {
+            return Err(Error::invalid(format!(
+                "samples {:?} and labels {:?}; expected {expected:?} and [{count}] for {}",
+                samples.shape, labels.shape, self.spec.input
+            )));
+        }
+        match (self.spec.input, samples.values) {
+            (InputShape::Image(s), Values::F32(images)) => {
+                ImageSet::new(s, images, label_values).map(SampleSet::Images)
+            }
+            (InputShape::Tokens(s), Values::U32(tokens)) => {
+                TokenSet::new(s, tokens, label_values).map(SampleSet::Tokens)
+            }
+            _ => Err(Error::invalid(
+                "samples must be F32 images or U32 token ids, as the spec's input says",
+            )),
+        }
+    }
+}
+
+/// Name of the samples tensor of a split in `data.safetensors`: `images` or `tokens`.
+fn samples_name(input: InputShape) -> &'static str {
+    match input {
+        InputShape::Image(_) => "images",
+        InputShape::Tokens(_) => "tokens",
     }
 }

@@ -18,6 +18,8 @@ pub enum Values {
     F32(Vec<f32>),
     /// Bytes (class labels).
     U8(Vec<u8>),
+    /// 32-bit unsigned integers (token ids).
+    U32(Vec<u32>),
 }
 
 /// A tensor held on the host: shape and row-major values.
@@ -63,6 +65,7 @@ impl HostTensor {
             values: match &self.values {
                 Values::F32(v) => ValuesView::F32(v),
                 Values::U8(v) => ValuesView::U8(v),
+                Values::U32(v) => ValuesView::U32(v),
             },
         }
     }
@@ -75,6 +78,8 @@ pub enum ValuesView<'a> {
     F32(&'a [f32]),
     /// Bytes.
     U8(&'a [u8]),
+    /// 32-bit unsigned integers.
+    U32(&'a [u32]),
 }
 
 /// A borrowed tensor to write: shape and values, without copying them.
@@ -92,6 +97,7 @@ impl TensorView<'_> {
         match self.values {
             ValuesView::F32(v) => bytemuck::cast_slice(v),
             ValuesView::U8(v) => v,
+            ValuesView::U32(v) => bytemuck::cast_slice(v),
         }
     }
 
@@ -99,6 +105,7 @@ impl TensorView<'_> {
         match self.values {
             ValuesView::F32(_) => Dtype::F32,
             ValuesView::U8(_) => Dtype::U8,
+            ValuesView::U32(_) => Dtype::U32,
         }
     }
 }
@@ -152,7 +159,7 @@ pub fn write_tensors<'a>(
     })
 }
 
-/// Reads a safetensors file. Only F32 and U8 tensors are accepted.
+/// Reads a safetensors file. Only F32, U8 and U32 tensors are accepted.
 ///
 /// # Errors
 /// [`Error::File`] naming `path` if it is missing, truncated, not safetensors, or holds
@@ -175,10 +182,11 @@ pub fn read_tensor_file(path: &Path) -> Result<TensorFile> {
         let values = match view.dtype() {
             Dtype::F32 => Values::F32(bytemuck::pod_collect_to_vec(data)),
             Dtype::U8 => Values::U8(data.to_vec()),
+            Dtype::U32 => Values::U32(bytemuck::pod_collect_to_vec(data)),
             other => {
                 return Err(Error::file(
                     path,
-                    format!("tensor `{name}` has dtype {other:?}; expected F32 or U8"),
+                    format!("tensor `{name}` has dtype {other:?}; expected F32, U8 or U32"),
                 ));
             }
         };

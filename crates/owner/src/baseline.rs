@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::time::Instant;
 
 use amalgam_core::backend::training_device;
+use amalgam_core::data::LabelledSet;
 use amalgam_core::model::{Classifier, Weights, weights_of};
 use amalgam_core::training::{EpochLog, TrainState, train};
 use indicatif::ProgressBar;
@@ -24,8 +25,8 @@ pub struct BaselineOutcome {
 }
 
 /// Trains `setup`'s model on `dataset`'s training set.
-pub fn train_baseline(
-    dataset: &Dataset,
+pub fn train_baseline<S: LabelledSet>(
+    dataset: &Dataset<S>,
     setup: &OwnerSetup,
     progress: &ProgressBar,
 ) -> BaselineOutcome {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use amalgam_core::files::{SECRET_MODE, read_json, write_atomic_with_mode};
-use amalgam_core::model::{ImageShape, ModelSpec, SPEC_FORMAT_VERSION};
+use amalgam_core::model::{InputShape, ModelSpec, SPEC_FORMAT_VERSION};
 use amalgam_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -22,12 +22,13 @@ pub struct SecretKey {
     /// The original model.
     pub original: ModelSpec,
     /// Shape of the augmented samples.
-    pub augmented: ImageShape,
+    pub augmented: InputShape,
     /// Augmentation amount `a`.
     pub amount: f64,
     /// Noise distribution.
     pub noise: NoiseKind,
-    /// Per channel, the sorted positions of the real pixels in the flattened `H' * W'` grid.
+    /// Per channel, the sorted positions of the real pixels in the flattened `H' * W'` grid
+    /// (text: one list, the real tokens' positions in the `L'` sequence).
     pub keep_indices: Vec<Vec<u32>>,
 }
 

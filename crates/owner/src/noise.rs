@@ -1,7 +1,7 @@
 //! Noise positions and noise values (Amalgam, Taki & Mastorakis 2024, §4.1; the authors'
 //! prototype for the side formula).
 
-use amalgam_core::model::ImageShape;
+use amalgam_core::model::{ImageShape, InputShape, TokenShape};
 use amalgam_core::{Error, Result};
 use rand::Rng;
 use rand::seq::index::sample;
@@ -24,6 +24,10 @@ pub enum NoiseKind {
     /// data's 8-bit quantisation and per-position distribution, which the published kinds
     /// betray (see docs/PRIVACY.md).
     Resample,
+    /// Text only: tokens drawn from the training split's unigram distribution (padding
+    /// excluded), so that noise looks like words. For text, `Uniform` draws ids uniformly from
+    /// the vocabulary (padding excluded).
+    Unigram,
 }
 
 impl NoiseKind {
@@ -33,39 +37,46 @@ impl NoiseKind {
         match self {
             NoiseKind::Uniform => rng.random::<f32>(),
             NoiseKind::Gaussian => rng.sample::<f32, _>(StandardNormal).abs().min(1.0),
-            NoiseKind::Resample => resampled(rng),
+            NoiseKind::Resample | NoiseKind::Unigram => resampled(rng),
         }
     }
 }
 
-/// The augmented shape for `amount` `a`: `H' = H + floor(H * a)`, `W' = W + floor(W * a)`,
-/// channels unchanged (the authors' prototype: `a` scales the side, not the pixel count).
+/// The augmented shape for `amount` `a`: for images `H' = H + floor(H * a)`,
+/// `W' = W + floor(W * a)`, channels unchanged (the authors' prototype: `a` scales the side,
+/// not the pixel count); for tokens `L' = L + floor(L * a)`, vocabulary unchanged.
 ///
 /// # Errors
 /// [`Error::Invalid`] unless `0 < a <= 4`.
-pub fn augmented_shape(shape: ImageShape, amount: f64) -> Result<ImageShape> {
+pub fn augmented_shape(shape: impl Into<InputShape>, amount: f64) -> Result<InputShape> {
     if !(amount > 0.0 && amount <= MAX_AMOUNT) {
         return Err(Error::invalid(format!(
             "augmentation amount must be in (0, {MAX_AMOUNT}], got {amount}"
         )));
     }
     let grow = |side: usize| side + (side as f64 * amount).floor() as usize;
-    Ok(ImageShape {
-        channels: shape.channels,
-        height: grow(shape.height),
-        width: grow(shape.width),
+    Ok(match shape.into() {
+        InputShape::Image(s) => InputShape::Image(ImageShape {
+            channels: s.channels,
+            height: grow(s.height),
+            width: grow(s.width),
+        }),
+        InputShape::Tokens(s) => InputShape::Tokens(TokenShape {
+            length: grow(s.length),
+            vocab_size: s.vocab_size,
+        }),
     })
 }
 
-/// Where the real pixels and the noise go in augmented samples: per channel, the sorted keep
-/// indices (`H * W` positions of the flattened `H' * W'` grid) and the sorted noise positions
-/// (the other `H'W' - HW`). The same for every sample.
+/// Where the real values and the noise go in augmented samples: per channel, the sorted keep
+/// indices (`H * W` positions of the flattened `H' * W'` grid, or `L` of the `L'` sequence)
+/// and the sorted noise positions (the others). The same for every sample.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NoiseLayout {
     /// Shape of the original samples.
-    pub original: ImageShape,
+    pub original: InputShape,
     /// Shape of the augmented samples.
-    pub augmented: ImageShape,
+    pub augmented: InputShape,
     /// Per channel, sorted positions of the real pixels, in row-major order of the original.
     pub keep_indices: Vec<Vec<u32>>,
     /// Per channel, sorted positions of the noise.
@@ -74,10 +85,10 @@ pub struct NoiseLayout {
 
 impl NoiseLayout {
     /// Draws the noise positions of every channel uniformly at random from `rng`.
-    pub fn draw(original: ImageShape, augmented: ImageShape, rng: &mut impl Rng) -> Self {
-        let grid = augmented.pixels();
-        let noise_count = grid - original.pixels();
-        let noise_positions: Vec<Vec<u32>> = (0..original.channels)
+    pub fn draw(original: InputShape, augmented: InputShape, rng: &mut impl Rng) -> Self {
+        let grid = augmented.positions();
+        let noise_count = grid - original.positions();
+        let noise_positions: Vec<Vec<u32>> = (0..original.channels())
             .map(|_| {
                 let mut noise: Vec<u32> = sample(rng, grid, noise_count)
                     .into_iter()
@@ -128,20 +139,29 @@ mod tests {
         }
     }
 
+    fn tokens(length: usize) -> InputShape {
+        InputShape::Tokens(TokenShape {
+            length,
+            vocab_size: 100,
+        })
+    }
+
     #[test]
     fn side_grows_by_floor_of_side_times_amount() {
         assert_eq!(
             augmented_shape(shape(1, 28, 28), 0.25).unwrap(),
-            shape(1, 35, 35)
+            shape(1, 35, 35).into()
         );
         assert_eq!(
             augmented_shape(shape(3, 32, 30), 1.0).unwrap(),
-            shape(3, 64, 60)
+            shape(3, 64, 60).into()
         );
         assert_eq!(
             augmented_shape(shape(1, 3, 3), 0.3).unwrap(),
-            shape(1, 3, 3)
+            shape(1, 3, 3).into()
         );
+        assert_eq!(augmented_shape(tokens(48), 0.25).unwrap(), tokens(60));
+        assert_eq!(augmented_shape(tokens(5), 1.5).unwrap(), tokens(12));
         for bad in [0.0, -0.5, 4.01, f64::NAN] {
             assert!(augmented_shape(shape(1, 28, 28), bad).is_err());
         }
@@ -153,18 +173,18 @@ mod tests {
             channels in 1usize..=4, height in 1usize..=40, width in 1usize..=40,
             amount in 0.01f64..=4.0, seed: u64,
         ) {
-            let original = shape(channels, height, width);
+            let original = InputShape::from(shape(channels, height, width));
             let augmented = augmented_shape(original, amount).unwrap();
             let layout = NoiseLayout::draw(original, augmented, &mut stream(seed, Stream::NoisePositions));
             prop_assert_eq!(layout.noise_positions.len(), channels);
             for (keep, noise) in layout.keep_indices.iter().zip(&layout.noise_positions) {
-                prop_assert_eq!(noise.len(), augmented.pixels() - original.pixels());
-                prop_assert_eq!(keep.len(), original.pixels());
+                prop_assert_eq!(noise.len(), augmented.positions() - original.positions());
+                prop_assert_eq!(keep.len(), original.positions());
                 prop_assert!(keep.windows(2).all(|w| w[0] < w[1]), "keep indices sorted");
                 prop_assert!(noise.windows(2).all(|w| w[0] < w[1]), "noise positions sorted");
                 let mut all: Vec<u32> = keep.iter().chain(noise).copied().collect();
                 all.sort_unstable();
-                let grid: Vec<u32> = (0..augmented.pixels() as u32).collect();
+                let grid: Vec<u32> = (0..augmented.positions() as u32).collect();
                 prop_assert_eq!(all, grid, "disjoint and covering the grid");
             }
         }
@@ -172,7 +192,7 @@ mod tests {
 
     #[test]
     fn layouts_follow_the_seed() {
-        let (o, a) = (shape(2, 28, 28), shape(2, 35, 35));
+        let (o, a) = (shape(2, 28, 28).into(), shape(2, 35, 35).into());
         let draw = |seed| NoiseLayout::draw(o, a, &mut stream(seed, Stream::NoisePositions));
         assert_eq!(draw(1), draw(1));
         assert_ne!(draw(1).noise_positions, draw(2).noise_positions);

@@ -2,14 +2,15 @@
 //! so that the real branch and the baseline start from the same weights and see the same
 //! batches.
 
-use amalgam_core::Result;
-use amalgam_core::model::{Architecture, ModelSpec, Normalization, Weights, initial_weights};
+use amalgam_core::model::{Architecture, ModelSpec, Weights, initial_weights};
 use amalgam_core::rng::{Stream, stream};
 use amalgam_core::training::{
     CropFlip, OptimizerKind, Schedule, TRAIN_FORMAT_VERSION, TrainConfig,
 };
+use amalgam_core::{Error, Result};
 use rand::RngCore;
 
+use crate::augment::Augmentable;
 use crate::data::Dataset;
 
 /// Training hyper-parameters chosen by the owner.
@@ -71,17 +72,23 @@ impl OwnerSetup {
     /// # Errors
     /// [`amalgam_core::Error::Invalid`] if the model does not fit the data or a setting is
     /// out of range.
-    pub fn new(
-        dataset: &Dataset,
+    pub fn new<S: Augmentable>(
+        dataset: &Dataset<S>,
         architecture: Architecture,
         settings: &TrainSettings,
         seed: u64,
     ) -> Result<Self> {
-        let mut spec = ModelSpec::new(architecture, dataset.train.shape, dataset.classes())?;
+        let mut spec = ModelSpec::new(architecture, dataset.train.input(), dataset.classes())?;
         if settings.normalize {
-            let (mean, std) = dataset.train.channel_statistics();
-            spec.normalization = Some(Normalization { mean, std });
+            spec.normalization = Some(dataset.train.normalization().ok_or_else(|| {
+                Error::invalid("normalisation applies to images only, not to text")
+            })?);
             spec.validate()?;
+        }
+        if settings.crop_padding > 0 && spec.input.image().is_none() {
+            return Err(Error::invalid(
+                "random crops and flips apply to images only, not to text",
+            ));
         }
         let init = initial_weights(&spec, &mut stream(seed, Stream::ModelInit));
         let train = TrainConfig {

@@ -4,7 +4,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{ImageShape, ModelSpec, Network, Weights, set_weights};
+use super::{InputBatch, InputShape, ModelSpec, Network, Weights, set_weights};
 
 /// Per-channel normalisation `(x - mean[c]) / std[c]`, a layer after the input filter, so that
 /// noise and pixels share the [0, 1] range in the bundle.
@@ -16,12 +16,13 @@ pub struct Normalization {
     pub std: Vec<f32>,
 }
 
-/// What a spec does to images before its network: per-channel normalisation, if any.
+/// What a spec does to its inputs before its network: per-channel normalisation of images,
+/// if any; tokens pass unchanged.
 #[derive(Clone, Debug)]
 pub struct InputStage {
     /// Mean and standard deviation `[1, C, 1, 1]`.
     normalization: Option<(Tensor<4>, Tensor<4>)>,
-    input: ImageShape,
+    input: InputShape,
 }
 
 impl InputStage {
@@ -41,16 +42,18 @@ impl InputStage {
         }
     }
 
-    /// Applies the stage to images `[B, C, H, W]`.
-    pub fn apply(&self, images: Tensor<4>) -> Tensor<4> {
-        match &self.normalization {
-            Some((mean, std)) => (images - mean.clone()) / std.clone(),
-            None => images,
+    /// Applies the stage to a batch (images `[B, C, H, W]` are normalised).
+    pub fn apply(&self, input: InputBatch) -> InputBatch {
+        match (&self.normalization, input) {
+            (Some((mean, std)), InputBatch::Images(images)) => {
+                InputBatch::Images((images - mean.clone()) / std.clone())
+            }
+            (_, input) => input,
         }
     }
 
-    /// Shape of the images it takes.
-    pub fn input(&self) -> ImageShape {
+    /// What it takes.
+    pub fn input(&self) -> InputShape {
         self.input
     }
 }
@@ -78,13 +81,14 @@ impl Classifier {
         })
     }
 
-    /// Logits `[B, classes]` for images `[B, C, H, W]` in [0, 1].
-    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        self.network.forward(self.stage.apply(images))
+    /// Logits `[B, classes]` for a batch of images `[B, C, H, W]` in [0, 1] or tokens
+    /// `[B, L]`.
+    pub fn forward(&self, input: InputBatch) -> Tensor<2> {
+        self.network.forward(self.stage.apply(input))
     }
 
-    /// Shape of the images it takes.
-    pub fn input(&self) -> ImageShape {
+    /// What it takes.
+    pub fn input(&self) -> InputShape {
         self.stage.input()
     }
 }

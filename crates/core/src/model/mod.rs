@@ -10,8 +10,11 @@ mod weights;
 
 pub use classifier::{Classifier, InputStage, Normalization};
 pub use init::initial_weights;
-pub use network::{Lenet, Mlp, Network, Resnet, Vgg};
-pub use spec::{Architecture, ImageShape, ModelSpec, ParamInit, ParamSpec, SPEC_FORMAT_VERSION};
+pub use network::{Bag, Gru, InputBatch, Lenet, Mlp, Network, Resnet, TextCnn, Transformer, Vgg};
+pub use spec::{
+    Architecture, ImageShape, InputShape, ModelSpec, PAD_TOKEN, ParamInit, ParamSpec,
+    SPEC_FORMAT_VERSION, TokenShape,
+};
 pub use weights::{
     WeightComparison, Weights, check_shapes, compare_weights, set_weights, weights_of,
 };
@@ -21,6 +24,7 @@ mod tests {
     use super::*;
     use crate::backend::inference_device;
     use crate::rng::{Stream, stream};
+    use burn::prelude::{Int, Tensor, TensorData};
 
     fn specs() -> Vec<ModelSpec> {
         let input = ImageShape {
@@ -35,6 +39,59 @@ mod tests {
             ModelSpec::new(Architecture::resnet18(), input, 7).unwrap(),
             ModelSpec::new(Architecture::vgg11(), input, 7).unwrap(),
         ]
+        .into_iter()
+        .chain(text_specs())
+        .collect()
+    }
+
+    fn text_specs() -> Vec<ModelSpec> {
+        let input = TokenShape {
+            length: 9,
+            vocab_size: 50,
+        };
+        [
+            Architecture::bag(),
+            Architecture::text_cnn(),
+            Architecture::gru(),
+            Architecture::transformer(),
+        ]
+        .into_iter()
+        .map(|a| ModelSpec::new(a, input, 3).unwrap())
+        .collect()
+    }
+
+    #[test]
+    fn text_networks_give_logits_per_sequence() {
+        let device = inference_device();
+        let tokens = Tensor::<2, Int>::from_data(
+            TensorData::new((0..18).map(|t| t % 50).collect::<Vec<i64>>(), [2, 9]),
+            &device,
+        );
+        for spec in text_specs() {
+            let network = Network::new(&spec, &device);
+            let logits = network.forward(InputBatch::Tokens(tokens.clone()));
+            assert_eq!(logits.dims(), [2, 3], "{:?}", spec.architecture);
+        }
+    }
+
+    #[test]
+    fn architectures_only_take_their_kind_of_input() {
+        let tokens = TokenShape {
+            length: 9,
+            vocab_size: 50,
+        };
+        let image = ImageShape {
+            channels: 1,
+            height: 28,
+            width: 28,
+        };
+        assert!(ModelSpec::new(Architecture::lenet(), tokens, 2).is_err());
+        assert!(ModelSpec::new(Architecture::bag(), image, 2).is_err());
+        let short = TokenShape {
+            length: 4,
+            vocab_size: 50,
+        };
+        assert!(ModelSpec::new(Architecture::text_cnn(), short, 2).is_err());
     }
 
     #[test]

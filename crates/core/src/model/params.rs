@@ -10,18 +10,41 @@ impl Params {
         self.0.push(ParamSpec { name, shape, init });
     }
 
-    /// A linear or convolution layer: `weight` (PyTorch layout) and, optionally, `bias`.
+    /// A linear or convolution layer followed by a ReLU: `weight` (PyTorch layout, He
+    /// uniform) and, optionally, `bias` (zeros).
     fn layer(&mut self, name: &str, weight: Vec<usize>, bias: bool) {
-        let out = weight[0];
         let fan_in = weight[1..].iter().product();
-        self.push(
-            format!("{name}.weight"),
-            weight,
-            ParamInit::HeUniform { fan_in },
-        );
+        self.layer_with(name, weight, bias, ParamInit::HeUniform { fan_in });
+    }
+
+    /// A linear layer `[out, in]` not followed by a ReLU: Glorot uniform weight, zero bias.
+    fn linear(&mut self, name: &str, out: usize, input: usize) {
+        let bound = (6.0 / (out + input) as f32).sqrt();
+        self.layer_with(name, vec![out, input], true, ParamInit::Uniform { bound });
+    }
+
+    fn layer_with(&mut self, name: &str, weight: Vec<usize>, bias: bool, init: ParamInit) {
+        let out = weight[0];
+        self.push(format!("{name}.weight"), weight, init);
         if bias {
             self.push(format!("{name}.bias"), vec![out], ParamInit::Zeros);
         }
+    }
+
+    /// An embedding table `[rows, width]`, `U(-0.25, 0.25)` as Kim (2014) initialises the
+    /// vectors of unknown words.
+    fn embedding(&mut self, name: &str, rows: usize, width: usize) {
+        self.push(
+            format!("{name}.weight"),
+            vec![rows, width],
+            ParamInit::Uniform { bound: 0.25 },
+        );
+    }
+
+    /// A LayerNorm over `width`: scale ones, shift zeros.
+    fn layer_norm(&mut self, name: &str, width: usize) {
+        self.push(format!("{name}.weight"), vec![width], ParamInit::Ones);
+        self.push(format!("{name}.bias"), vec![width], ParamInit::Zeros);
     }
 
     /// A BatchNorm layer over `channels`: scale, shift and running statistics.
@@ -40,7 +63,8 @@ impl Params {
 /// See [`ModelSpec::parameters`].
 pub(super) fn parameters(spec: &ModelSpec) -> Vec<ParamSpec> {
     let mut p = Params(Vec::new());
-    let channels = spec.input.channels;
+    let channels = spec.input.channels();
+    let vocab = spec.input.tokens().map_or(0, |t| t.vocab_size);
     match &spec.architecture {
         Architecture::Mlp { hidden } => {
             let mut width = spec.input.values();
@@ -103,6 +127,66 @@ pub(super) fn parameters(spec: &ModelSpec) -> Vec<ParamSpec> {
                 index += 1;
             }
             p.layer("classifier", vec![spec.classes, width_in], true);
+        }
+        Architecture::Bag { embedding } => {
+            p.embedding("embedding", vocab, *embedding);
+            p.linear("classifier", spec.classes, *embedding);
+        }
+        Architecture::TextCnn {
+            embedding,
+            widths,
+            filters,
+        } => {
+            p.embedding("embedding", vocab, *embedding);
+            for (i, &w) in widths.iter().enumerate() {
+                p.layer(&format!("convs.{i}"), vec![*filters, *embedding, w], true);
+            }
+            p.linear("classifier", spec.classes, filters * widths.len());
+        }
+        Architecture::Gru { embedding, hidden } => {
+            // PyTorch's GRU default, U(±1/sqrt(hidden)), for the gate weights.
+            let init = ParamInit::Uniform {
+                bound: 1.0 / (*hidden as f32).sqrt(),
+            };
+            p.embedding("embedding", vocab, *embedding);
+            for gate in ["update_gate", "reset_gate", "new_gate"] {
+                for (transform, width) in [
+                    ("input_transform", *embedding),
+                    ("hidden_transform", *hidden),
+                ] {
+                    p.layer_with(
+                        &format!("gru.{gate}.{transform}"),
+                        vec![*hidden, width],
+                        true,
+                        init,
+                    );
+                }
+            }
+            p.linear("classifier", spec.classes, *hidden);
+        }
+        Architecture::Transformer {
+            embedding: width,
+            layers,
+            feed_forward,
+            ..
+        } => {
+            p.embedding("embedding", vocab, *width);
+            p.embedding("positions", spec.token_input().length, *width);
+            for layer in 0..*layers {
+                let name = format!("encoder.layers.{layer}");
+                for projection in ["query", "key", "value", "output"] {
+                    p.linear(&format!("{name}.mha.{projection}"), *width, *width);
+                }
+                p.layer(
+                    &format!("{name}.pwff.linear_inner"),
+                    vec![*feed_forward, *width],
+                    true,
+                );
+                p.linear(&format!("{name}.pwff.linear_outer"), *width, *feed_forward);
+                p.layer_norm(&format!("{name}.norm_1"), *width);
+                p.layer_norm(&format!("{name}.norm_2"), *width);
+            }
+            p.linear("classifier", spec.classes, *width);
         }
     }
     p.0

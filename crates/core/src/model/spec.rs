@@ -42,6 +42,91 @@ impl std::fmt::Display for ImageShape {
     }
 }
 
+/// Shape of one text sample: `length` token ids, each below `vocab_size`. Id 0 is padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenShape {
+    /// Sequence length `L` (tokens per sample, padding included).
+    pub length: usize,
+    /// Vocabulary size `V`: token ids are in `0..V`.
+    pub vocab_size: usize,
+}
+
+/// Token id of padding in every text sample.
+pub const PAD_TOKEN: u32 = 0;
+
+/// What a model takes: images `[C, H, W]` or token sequences `[L]`.
+///
+/// Both are grids of positions the augmenter hides among noise: an image has `C` channels of
+/// `H * W` positions, a token sequence one "channel" of `L` positions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum InputShape {
+    /// Images with values in [0, 1].
+    Image(ImageShape),
+    /// Token id sequences.
+    Tokens(TokenShape),
+}
+
+impl InputShape {
+    /// Channels: `C` for images, 1 for tokens.
+    pub fn channels(&self) -> usize {
+        match self {
+            InputShape::Image(s) => s.channels,
+            InputShape::Tokens(_) => 1,
+        }
+    }
+
+    /// Positions per channel: `H * W` for images, `L` for tokens.
+    pub fn positions(&self) -> usize {
+        match self {
+            InputShape::Image(s) => s.pixels(),
+            InputShape::Tokens(s) => s.length,
+        }
+    }
+
+    /// Values per sample: `channels() * positions()`.
+    pub fn values(&self) -> usize {
+        self.channels() * self.positions()
+    }
+
+    /// The image shape, if images.
+    pub fn image(&self) -> Option<ImageShape> {
+        match self {
+            InputShape::Image(s) => Some(*s),
+            InputShape::Tokens(_) => None,
+        }
+    }
+
+    /// The token shape, if tokens.
+    pub fn tokens(&self) -> Option<TokenShape> {
+        match self {
+            InputShape::Image(_) => None,
+            InputShape::Tokens(s) => Some(*s),
+        }
+    }
+}
+
+impl std::fmt::Display for InputShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputShape::Image(s) => s.fmt(f),
+            InputShape::Tokens(s) => write!(f, "{} tokens (vocabulary {})", s.length, s.vocab_size),
+        }
+    }
+}
+
+impl From<ImageShape> for InputShape {
+    fn from(s: ImageShape) -> Self {
+        InputShape::Image(s)
+    }
+}
+
+impl From<TokenShape> for InputShape {
+    fn from(s: TokenShape) -> Self {
+        InputShape::Tokens(s)
+    }
+}
+
 /// The network family and its hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -78,9 +163,105 @@ pub enum Architecture {
         /// Per stage, the channels of its convs.
         stages: Vec<Vec<usize>>,
     },
+    /// Bag of embeddings (fastText-like; Joulin et al. 2017): token embeddings of width
+    /// `embedding`, averaged over the non-padding tokens, then a linear classifier. Tokens.
+    Bag {
+        /// Embedding width.
+        embedding: usize,
+    },
+    /// TextCNN (Kim 2014): embeddings, one 1-D convolution of `filters` channels per width in
+    /// `widths` (ReLU, max over time), concatenated, then a linear classifier (no dropout: it
+    /// would draw from burn's global random state). Tokens, `L >= max(widths)`.
+    TextCnn {
+        /// Embedding width.
+        embedding: usize,
+        /// Convolution widths in tokens (Kim: 3, 4, 5).
+        widths: Vec<usize>,
+        /// Output channels of each convolution.
+        filters: usize,
+    },
+    /// GRU classifier (Cho et al. 2014): embeddings, a one-layer GRU of `hidden` units over the
+    /// sequence, max over time of its states, then a linear classifier. Tokens.
+    Gru {
+        /// Embedding width.
+        embedding: usize,
+        /// GRU state width.
+        hidden: usize,
+    },
+    /// Transformer encoder (Vaswani et al. 2017; pre-norm): token plus learned positional
+    /// embeddings of width `embedding`, `layers` encoder layers of `heads` heads and a
+    /// `feed_forward`-wide GELU feed-forward (no dropout), mean over positions, then a linear
+    /// classifier. Tokens; `embedding` a multiple of `heads`.
+    Transformer {
+        /// Model width `d_model`.
+        embedding: usize,
+        /// Attention heads.
+        heads: usize,
+        /// Encoder layers.
+        layers: usize,
+        /// Hidden width of the feed-forward block.
+        feed_forward: usize,
+    },
 }
 
 impl Architecture {
+    /// Whether the architecture takes token sequences (rather than images).
+    pub fn takes_tokens(&self) -> bool {
+        matches!(
+            self,
+            Architecture::Bag { .. }
+                | Architecture::TextCnn { .. }
+                | Architecture::Gru { .. }
+                | Architecture::Transformer { .. }
+        )
+    }
+
+    /// Its family's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Architecture::Mlp { .. } => "MLP",
+            Architecture::Lenet { .. } => "LeNet",
+            Architecture::Resnet { .. } => "ResNet",
+            Architecture::Vgg { .. } => "VGG",
+            Architecture::Bag { .. } => "bag-of-embeddings",
+            Architecture::TextCnn { .. } => "TextCNN",
+            Architecture::Gru { .. } => "GRU",
+            Architecture::Transformer { .. } => "Transformer",
+        }
+    }
+
+    /// Bag of embeddings of width 64.
+    pub fn bag() -> Self {
+        Architecture::Bag { embedding: 64 }
+    }
+
+    /// TextCNN as Kim (2014) but narrower: embeddings 64, widths 3/4/5, 64 filters each.
+    pub fn text_cnn() -> Self {
+        Architecture::TextCnn {
+            embedding: 64,
+            widths: vec![3, 4, 5],
+            filters: 64,
+        }
+    }
+
+    /// GRU classifier: embeddings 64, 64 hidden units.
+    pub fn gru() -> Self {
+        Architecture::Gru {
+            embedding: 64,
+            hidden: 64,
+        }
+    }
+
+    /// Small Transformer encoder: width 64, 4 heads, 2 layers, feed-forward 128.
+    pub fn transformer() -> Self {
+        Architecture::Transformer {
+            embedding: 64,
+            heads: 4,
+            layers: 2,
+            feed_forward: 128,
+        }
+    }
+
     /// The default MLP: two hidden layers of 256 and 128 units.
     pub fn default_mlp() -> Self {
         Architecture::Mlp {
@@ -131,8 +312,8 @@ impl Architecture {
 pub struct ModelSpec {
     /// Format version ([`SPEC_FORMAT_VERSION`]).
     pub format_version: u32,
-    /// Shape of the input images the network takes.
-    pub input: ImageShape,
+    /// What the network takes.
+    pub input: InputShape,
     /// Number of classes (width of the logits).
     pub classes: usize,
     /// The network.
@@ -152,8 +333,14 @@ pub enum ParamInit {
     },
     /// All zeros (biases, BatchNorm shift and running mean).
     Zeros,
-    /// All ones (BatchNorm scale and running variance).
+    /// All ones (BatchNorm and LayerNorm scale, running variance).
     Ones,
+    /// `U(-bound, bound)`: embeddings, and layers not followed by a ReLU (Glorot/Xavier
+    /// uniform, `bound = sqrt(6 / (fan_in + fan_out))`).
+    Uniform {
+        /// Half-width of the interval.
+        bound: f32,
+    },
 }
 
 /// One tensor of a model's weights (learned parameters and BatchNorm running statistics), in
@@ -176,10 +363,14 @@ impl ModelSpec {
     ///
     /// # Errors
     /// [`Error::Invalid`] if the input is too small for the architecture, or a size is zero.
-    pub fn new(architecture: Architecture, input: ImageShape, classes: usize) -> Result<Self> {
+    pub fn new(
+        architecture: Architecture,
+        input: impl Into<InputShape>,
+        classes: usize,
+    ) -> Result<Self> {
         let spec = Self {
             format_version: SPEC_FORMAT_VERSION,
-            input,
+            input: input.into(),
             classes,
             architecture,
             normalization: None,
@@ -205,9 +396,29 @@ impl ModelSpec {
                 self.input, self.classes
             )));
         }
+        if self.architecture.takes_tokens() != matches!(self.input, InputShape::Tokens(_)) {
+            let takes = if self.architecture.takes_tokens() {
+                "token sequences (text)"
+            } else {
+                "images"
+            };
+            return Err(Error::invalid(format!(
+                "the {} architecture takes {takes}, not {}",
+                self.architecture.name(),
+                self.input
+            )));
+        }
+        if let InputShape::Tokens(t) = self.input
+            && t.vocab_size < 2
+        {
+            return Err(Error::invalid(
+                "a text model needs a vocabulary of at least 2 tokens (padding and one more)",
+            ));
+        }
         if let Some(n) = &self.normalization
-            && (n.mean.len() != self.input.channels
-                || n.std.len() != self.input.channels
+            && (n.mean.len() != self.input.channels()
+                || self.input.image().is_none()
+                || n.std.len() != self.input.channels()
                 || n.std.iter().any(|s| !(*s > 0.0)))
         {
             return Err(Error::invalid(
@@ -240,20 +451,81 @@ impl ModelSpec {
             {
                 Err(Error::invalid("LeNet widths must be positive"))
             }
-            Architecture::Lenet { .. } if self.input.height < 14 || self.input.width < 14 => {
+            Architecture::Lenet { .. }
+                if self.image_input().height < 14 || self.image_input().width < 14 =>
+            {
                 Err(Error::invalid(format!(
                     "LeNet needs images of at least 14x14 pixels, got {}",
                     self.input
                 )))
             }
+            Architecture::Bag { embedding } if *embedding == 0 => {
+                Err(Error::invalid("the embedding width must be positive"))
+            }
+            Architecture::TextCnn {
+                embedding,
+                widths,
+                filters,
+            } if *embedding == 0
+                || *filters == 0
+                || widths.is_empty()
+                || widths.contains(&0)
+                || widths.iter().any(|&w| w > self.token_input().length) =>
+            {
+                Err(Error::invalid(format!(
+                    "TextCNN needs positive widths, at least one convolution, and no width above the sequence length {}",
+                    self.token_input().length
+                )))
+            }
+            Architecture::Gru { embedding, hidden } if *embedding == 0 || *hidden == 0 => {
+                Err(Error::invalid("GRU widths must be positive"))
+            }
+            Architecture::Transformer {
+                embedding,
+                heads,
+                layers,
+                feed_forward,
+            } if *heads == 0
+                || *layers == 0
+                || *feed_forward == 0
+                || *embedding == 0
+                || embedding % heads != 0 =>
+            {
+                Err(Error::invalid(
+                    "Transformer needs positive sizes and a width divisible by its heads",
+                ))
+            }
             _ => Ok(()),
         }
+    }
+
+    /// The image input of an image model.
+    ///
+    /// # Panics
+    /// If the spec takes tokens; [`validate`](Self::validate) rules that out for image
+    /// architectures.
+    pub(crate) fn image_input(&self) -> ImageShape {
+        self.input
+            .image()
+            .expect("a validated image architecture takes images")
+    }
+
+    /// The token input of a text model.
+    ///
+    /// # Panics
+    /// If the spec takes images; [`validate`](Self::validate) rules that out for text
+    /// architectures.
+    pub(crate) fn token_input(&self) -> TokenShape {
+        self.input
+            .tokens()
+            .expect("a validated text architecture takes tokens")
     }
 
     /// Side lengths `(h, w)` of LeNet's feature maps after the second pooling.
     pub(crate) fn lenet_feature_side(&self) -> (usize, usize) {
         let side = |s: usize| ((s - LENET_KERNEL + 1) / 2 - LENET_KERNEL + 1) / 2;
-        (side(self.input.height), side(self.input.width))
+        let input = self.image_input();
+        (side(input.height), side(input.width))
     }
 
     /// Every tensor of the model's weights (BatchNorm running statistics included), in

@@ -10,7 +10,7 @@ use burn::tensor::ops::PadMode;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::model::ImageShape;
+use crate::model::{ImageShape, InputBatch};
 use crate::rng::{Stream, substream};
 
 /// Random crop (after zero padding by `padding` pixels on every side) and horizontal flip
@@ -85,6 +85,14 @@ impl BatchTransform {
             .reshape([b, c * ph * pw])
             .gather(1, self.indices.clone())
             .reshape([b, c, h, w])
+    }
+
+    /// Applies `transform`, if any, to a batch of images; tokens pass unchanged.
+    pub fn apply_if_any(transform: Option<&BatchTransform>, input: InputBatch) -> InputBatch {
+        match (transform, input) {
+            (Some(t), InputBatch::Images(images)) => InputBatch::Images(t.apply(images)),
+            (_, input) => input,
+        }
     }
 }
 

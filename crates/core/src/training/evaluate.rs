@@ -4,7 +4,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::ImageSet;
+use crate::data::LabelledSet;
 use crate::model::Classifier;
 
 /// Samples per evaluation batch.
@@ -23,13 +23,13 @@ pub struct Evaluation {
 
 /// Evaluates `classifier` (on a device without autodiff, so BatchNorm uses its running
 /// statistics) on every sample of `data`.
-pub fn evaluate(classifier: &Classifier, data: &ImageSet, device: &Device) -> Evaluation {
+pub fn evaluate(classifier: &Classifier, data: &dyn LabelledSet, device: &Device) -> Evaluation {
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let indices: Vec<usize> = (0..data.len()).collect();
     let (mut correct, mut loss_sum) = (0usize, 0.0f64);
     for batch in indices.chunks(EVAL_BATCH) {
-        let (images, labels) = data.batch(batch, device);
-        let logits = classifier.forward(images);
+        let (input, labels) = data.batch(batch, device);
+        let logits = classifier.forward(input);
         let loss: f32 = loss_fn
             .forward(logits.clone(), labels.clone())
             .into_scalar();

@@ -9,8 +9,8 @@ use indicatif::ProgressBar;
 
 use super::BatchTransform;
 use super::TrainConfig;
-use crate::data::{ImageSet, batch_order};
-use crate::model::{Classifier, ImageShape};
+use crate::data::{LabelledSet, batch_order};
+use crate::model::{Classifier, InputBatch, InputShape};
 
 /// A classifier with one or more branches, each producing its own logits from the same batch.
 /// The loss is the sum of the branches' cross-entropies; with disjoint parameters, each
@@ -18,16 +18,17 @@ use crate::model::{Classifier, ImageShape};
 pub trait BranchedClassifier: Module {
     /// Number of branches (length of [`forward_branches`](Self::forward_branches)' output).
     fn branch_count(&self) -> usize;
-    /// Shape of the images each branch's classifier takes (after its input filter).
-    fn branch_input(&self) -> ImageShape;
+    /// What each branch's classifier takes (after its input filter).
+    fn branch_input(&self) -> InputShape;
     /// Folds pending BatchNorm running-statistics updates into the weights (see
     /// [`crate::model::Network::flush_running_statistics`]).
     fn flush_running_statistics(&self);
-    /// One logits tensor `[B, classes]` per branch for the images `[B, C, H, W]`; each
-    /// branch applies `transform` (if any) to its input right before its classifier.
+    /// One logits tensor `[B, classes]` per branch for the batch (images `[B, C, H, W]` or
+    /// tokens `[B, L]`); each branch applies `transform` (if any, images only) to its input
+    /// right before its classifier.
     fn forward_branches(
         &self,
-        images: Tensor<4>,
+        input: InputBatch,
         transform: Option<&BatchTransform>,
     ) -> Vec<Tensor<2>>;
 }
@@ -38,15 +39,12 @@ impl BranchedClassifier for Classifier {
     }
     fn forward_branches(
         &self,
-        images: Tensor<4>,
+        input: InputBatch,
         transform: Option<&BatchTransform>,
     ) -> Vec<Tensor<2>> {
-        vec![self.forward(match transform {
-            Some(t) => t.apply(images),
-            None => images,
-        })]
+        vec![self.forward(BatchTransform::apply_if_any(transform, input))]
     }
-    fn branch_input(&self) -> ImageShape {
+    fn branch_input(&self) -> InputShape {
         self.input()
     }
     fn flush_running_statistics(&self) {
@@ -90,7 +88,8 @@ impl<M> TrainState<M> {
 /// last one in `state.log` up to epoch `stop_after` (at most `config.epochs`).
 ///
 /// Each epoch visits the samples in [`batch_order`] and takes one optimizer step per batch
-/// on the sum of the branches' mean cross-entropies. The batch order, the crops and flips and
+/// on the sum of the branches' mean cross-entropies. Crops and flips apply to image inputs
+/// only. The batch order, the crops and flips and
 /// the learning rate depend on the epoch number only, so a run resumed from a saved state
 /// continues exactly as if it had not stopped. `progress` advances by one per batch;
 /// `on_epoch` sees the state after each epoch (to checkpoint it) and can stop the run with
@@ -100,7 +99,7 @@ impl<M> TrainState<M> {
 /// The first error of `on_epoch`.
 pub fn train<M: BranchedClassifier, E>(
     state: TrainState<M>,
-    data: &ImageSet,
+    data: &dyn LabelledSet,
     config: &TrainConfig,
     device: &Device,
     progress: &ProgressBar,
@@ -124,12 +123,13 @@ pub fn train<M: BranchedClassifier, E>(
         for batch in
             batch_order(data.len(), config.batch_order_seed, epoch).chunks(config.batch_size)
         {
-            let (images, labels) = data.batch(batch, device);
+            let (input, labels) = data.batch(batch, device);
             let transform = config
                 .crop_flip
-                .map(|t| t.batch(epoch, batch, model.branch_input(), device));
+                .zip(model.branch_input().image())
+                .map(|(t, shape)| t.batch(epoch, batch, shape, device));
             let losses: Vec<Tensor<1>> = model
-                .forward_branches(images, transform.as_ref())
+                .forward_branches(input, transform.as_ref())
                 .into_iter()
                 .map(|logits| loss_fn.forward(logits, labels.clone()))
                 .collect();

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use amalgam_core::Result;
 use amalgam_core::data::ImageSet;
+use amalgam_core::data::LabelledSet;
 use amalgam_core::files::{PUBLIC_MODE, create_atomic};
 use image::{ImageFormat, Rgb, RgbImage};
 

@@ -5,6 +5,7 @@ mod grid;
 mod metrics;
 
 use amalgam_attack::{AttackResults, CloudView, Identification};
+use amalgam_core::data::LabelledSet;
 use amalgam_core::{Error, Result};
 use serde::Serialize;
 
@@ -70,7 +71,7 @@ pub fn score(view: &CloudView, attacks: &AttackResults, key: &SecretKey) -> Resu
             key.bundle_fingerprint
         )));
     }
-    let grid = key.augmented.pixels();
+    let grid = key.augmented.positions();
     let is_noise: Vec<bool> = key
         .keep_indices
         .iter()
@@ -107,7 +108,7 @@ pub fn score(view: &CloudView, attacks: &AttackResults, key: &SecretKey) -> Resu
             }
         })
         .collect();
-    let originals = view.train.gather(&key.keep_indices, key.original.input);
+    let originals = view.train.gather(&key.keep_indices, view.filtered_shape());
     let r = &attacks.reconstructions;
     let reconstruction = [
         ("from_branch", &r.from_branch),

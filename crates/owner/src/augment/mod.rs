@@ -1,25 +1,103 @@
 //! `amalgam augment`: turns the owner's data and model into a bundle and a key.
 
-mod dataset;
 mod family;
+mod images;
 mod model;
+mod tokens;
 
 use std::path::Path;
 
 use amalgam_core::bundle::Bundle;
+use amalgam_core::data::{ImageSet, LabelledSet, TokenSet};
 use amalgam_core::files::StagingDir;
-use amalgam_core::model::{Architecture, SPEC_FORMAT_VERSION};
+use amalgam_core::model::{Architecture, Normalization, SPEC_FORMAT_VERSION};
 use amalgam_core::rng::{Stream, stream};
 use amalgam_core::{Error, Result};
 
-pub use dataset::augment_images;
 pub use family::{DecoyArchitecture, family_member};
+pub use images::augment_images;
 pub use model::{AugmentedModel, augment_model};
+pub use tokens::{TokenNoise, augment_tokens};
 
 use crate::data::Dataset;
 use crate::key::SecretKey;
 use crate::noise::{NoiseKind, NoiseLayout, augmented_shape};
 use crate::setup::{OwnerSetup, TrainSettings};
+
+/// A kind of original data set (images or token sequences) the augmenter handles.
+pub trait Augmentable: LabelledSet + Sized {
+    /// The noise source, prepared once from the training split.
+    type Noise: Sync;
+
+    /// The noise source of `kind` for this training split.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if `kind` does not apply to this kind of data.
+    fn noise_source(train: &Self, kind: NoiseKind) -> Result<Self::Noise>;
+
+    /// The set augmented with `layout` ([`augment_images`] or [`augment_tokens`]).
+    fn augmented(
+        &self,
+        layout: &NoiseLayout,
+        noise: &Self::Noise,
+        key_seed: u64,
+        first_index: u64,
+    ) -> Self;
+
+    /// Per-channel mean and standard deviation for the optional normalisation layer; `None`
+    /// where the data has no channels to normalise (text).
+    fn normalization(&self) -> Option<Normalization>;
+}
+
+impl Augmentable for ImageSet {
+    type Noise = NoiseKind;
+
+    fn noise_source(_: &Self, kind: NoiseKind) -> Result<NoiseKind> {
+        match kind {
+            NoiseKind::Unigram => Err(Error::invalid(
+                "unigram noise is for text; images take uniform, gaussian or resample noise",
+            )),
+            kind => Ok(kind),
+        }
+    }
+
+    fn augmented(
+        &self,
+        layout: &NoiseLayout,
+        noise: &NoiseKind,
+        key_seed: u64,
+        first: u64,
+    ) -> Self {
+        augment_images(self, layout, *noise, key_seed, first)
+    }
+
+    fn normalization(&self) -> Option<Normalization> {
+        let (mean, std) = self.channel_statistics();
+        Some(Normalization { mean, std })
+    }
+}
+
+impl Augmentable for TokenSet {
+    type Noise = TokenNoise;
+
+    fn noise_source(train: &Self, kind: NoiseKind) -> Result<TokenNoise> {
+        TokenNoise::new(kind, train)
+    }
+
+    fn augmented(
+        &self,
+        layout: &NoiseLayout,
+        noise: &TokenNoise,
+        key_seed: u64,
+        first: u64,
+    ) -> Self {
+        augment_tokens(self, layout, noise, key_seed, first)
+    }
+
+    fn normalization(&self) -> Option<Normalization> {
+        None
+    }
+}
 
 /// Everything `amalgam augment` is asked to do.
 #[derive(Clone, Debug)]
@@ -48,8 +126,8 @@ pub struct AugmentOptions {
 /// # Errors
 /// [`Error::Invalid`] for out-of-range options; [`Error::File`] if `bundle_dir` exists and
 /// is not empty, `key_path` exists, or an output cannot be written.
-pub fn augment(
-    dataset: &Dataset,
+pub fn augment<S: Augmentable>(
+    dataset: &Dataset<S>,
     options: &AugmentOptions,
     bundle_dir: &Path,
     key_path: &Path,
@@ -60,7 +138,8 @@ pub fn augment(
             "already exists; refusing to overwrite a key (its bundle could no longer be extracted)",
         ));
     }
-    let augmented = augmented_shape(dataset.train.shape, options.amount)?;
+    let augmented = augmented_shape(dataset.train.input(), options.amount)?;
+    let noise = S::noise_source(&dataset.train, options.noise)?;
     let setup = OwnerSetup::new(
         dataset,
         options.architecture.clone(),
@@ -70,7 +149,7 @@ pub fn augment(
     let staging = StagingDir::new(bundle_dir)?;
 
     let layout = NoiseLayout::draw(
-        dataset.train.shape,
+        dataset.train.input(),
         augmented,
         &mut stream(options.key_seed, Stream::NoisePositions),
     );
@@ -82,11 +161,12 @@ pub fn augment(
         options.decoy_architecture,
         options.key_seed,
     );
-    let train_set = augment_images(&dataset.train, &layout, options.noise, options.key_seed, 0);
-    let test_set = augment_images(
-        &dataset.test,
+    let train_set = dataset
+        .train
+        .augmented(&layout, &noise, options.key_seed, 0);
+    let test_set = dataset.test.augmented(
         &layout,
-        options.noise,
+        &noise,
         options.key_seed,
         dataset.train.len() as u64,
     );

@@ -134,6 +134,7 @@ pub(super) fn read_idx_set(images: &Path, labels: &Path) -> Result<ImageSet> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use amalgam_core::data::LabelledSet;
     use std::io::Write;
 
     fn idx(dims: &[u32], values: &[u8]) -> Vec<u8> {

@@ -5,26 +5,33 @@ mod cifar;
 mod embedded;
 mod folder;
 mod idx;
+mod text;
+mod text_table;
+mod vocabulary;
 
 use std::path::Path;
 
-use amalgam_core::data::ImageSet;
+use amalgam_core::data::{ImageSet, LabelledSet};
 use amalgam_core::{Error, Result};
 
 pub use idx::{read_idx_images, read_idx_labels};
+pub use text::{TEST_EVERY, TextDataset, TextOptions, load_text_dataset};
+pub use text_table::{TextColumns, TextRow, read_text_table};
+pub use vocabulary::{Vocabulary, VocabularyOptions};
 
-/// A labelled train/test pair of image sets.
+/// A labelled train/test pair of image sets ([`ImageSet`]) or text sets
+/// ([`amalgam_core::data::TokenSet`]).
 #[derive(Clone, Debug)]
-pub struct Dataset {
+pub struct Dataset<S = ImageSet> {
     /// Where it came from, for reports.
     pub name: String,
     /// The training set.
-    pub train: ImageSet,
+    pub train: S,
     /// The test set.
-    pub test: ImageSet,
+    pub test: S,
 }
 
-impl Dataset {
+impl<S: LabelledSet> Dataset<S> {
     /// Number of classes over both sets.
     pub fn classes(&self) -> usize {
         self.train.classes().max(self.test.classes())

@@ -28,7 +28,7 @@ impl Lenet {
     ) -> Self {
         let (h, w) = spec.lenet_feature_side();
         Self {
-            conv1: Conv2dConfig::new([spec.input.channels, c1], [5, 5]).init(device),
+            conv1: Conv2dConfig::new([spec.input.channels(), c1], [5, 5]).init(device),
             conv2: Conv2dConfig::new([c1, c2], [5, 5]).init(device),
             pool: MaxPool2dConfig::new([2, 2]).init(),
             fc1: LinearConfig::new(c2 * h * w, f1).init(device),

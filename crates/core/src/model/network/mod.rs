@@ -1,17 +1,71 @@
 //! The burn networks built from a [`ModelSpec`]. Tensor names (PyTorch style, enum variants
 //! skipped) are those of [`ModelSpec::parameters`].
 
+mod bag;
+mod gru;
 mod lenet;
 mod mlp;
 mod resnet;
+mod text_cnn;
+mod transformer;
 mod vgg;
 
 use burn::prelude::*;
 
+pub use bag::Bag;
+pub use gru::Gru;
 pub use lenet::Lenet;
 pub use mlp::Mlp;
 pub use resnet::Resnet;
+pub use text_cnn::TextCnn;
+pub use transformer::Transformer;
 pub use vgg::Vgg;
+
+/// A batch of network inputs.
+#[derive(Clone, Debug)]
+pub enum InputBatch {
+    /// Images `[B, C, H, W]`, values in [0, 1] (before any normalisation).
+    Images(Tensor<4>),
+    /// Token ids `[B, L]`.
+    Tokens(Tensor<2, Int>),
+}
+
+impl InputBatch {
+    /// Number of samples `B`.
+    pub fn len(&self) -> usize {
+        match self {
+            InputBatch::Images(x) => x.dims()[0],
+            InputBatch::Tokens(x) => x.dims()[0],
+        }
+    }
+
+    /// True for an empty batch.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The images.
+    ///
+    /// # Panics
+    /// If the batch holds tokens: a validated spec never feeds tokens to an image network.
+    pub fn images(self) -> Tensor<4> {
+        match self {
+            InputBatch::Images(x) => x,
+            InputBatch::Tokens(_) => panic!("an image network was given tokens"),
+        }
+    }
+
+    /// The token ids.
+    ///
+    /// # Panics
+    /// If the batch holds images: a validated spec never feeds images to a text network.
+    pub fn tokens(self) -> Tensor<2, Int> {
+        match self {
+            InputBatch::Tokens(x) => x,
+            InputBatch::Images(_) => panic!("a text network was given images"),
+        }
+    }
+}
 
 use super::spec::{Architecture, ModelSpec};
 
@@ -32,6 +86,14 @@ pub enum Network {
     Resnet(Resnet),
     /// See [`Vgg`].
     Vgg(Vgg),
+    /// See [`Bag`].
+    Bag(Bag),
+    /// See [`TextCnn`].
+    TextCnn(TextCnn),
+    /// See [`Gru`].
+    Gru(Gru),
+    /// See [`Transformer`].
+    Transformer(Transformer),
 }
 
 impl Network {
@@ -48,6 +110,25 @@ impl Network {
                 Network::Resnet(Resnet::new(spec, blocks, widths, device))
             }
             Architecture::Vgg { stages } => Network::Vgg(Vgg::new(spec, stages, device)),
+            Architecture::Bag { embedding } => Network::Bag(Bag::new(spec, *embedding, device)),
+            Architecture::TextCnn {
+                embedding,
+                widths,
+                filters,
+            } => Network::TextCnn(TextCnn::new(spec, *embedding, widths, *filters, device)),
+            Architecture::Gru { embedding, hidden } => {
+                Network::Gru(Gru::new(spec, *embedding, *hidden, device))
+            }
+            Architecture::Transformer {
+                embedding,
+                heads,
+                layers,
+                feed_forward,
+            } => Network::Transformer(Transformer::new(
+                spec,
+                [*embedding, *heads, *layers, *feed_forward],
+                device,
+            )),
         }
     }
 
@@ -58,19 +139,32 @@ impl Network {
     /// saved or extracted model would miss the last batch's update.
     pub fn flush_running_statistics(&self) {
         match self {
-            Network::Mlp(_) | Network::Lenet(_) => {}
+            Network::Mlp(_)
+            | Network::Lenet(_)
+            | Network::Bag(_)
+            | Network::TextCnn(_)
+            | Network::Gru(_)
+            | Network::Transformer(_) => {}
             Network::Resnet(net) => net.batch_norms().for_each(flush),
             Network::Vgg(net) => net.batch_norms().for_each(flush),
         }
     }
 
-    /// Logits `[B, classes]` for images `[B, C, H, W]`.
-    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+    /// Logits `[B, classes]` for a batch of the spec's inputs.
+    ///
+    /// # Panics
+    /// If the batch is of the other kind (images for a text network or tokens for an image
+    /// one).
+    pub fn forward(&self, input: InputBatch) -> Tensor<2> {
         match self {
-            Network::Mlp(net) => net.forward(images),
-            Network::Lenet(net) => net.forward(images),
-            Network::Resnet(net) => net.forward(images),
-            Network::Vgg(net) => net.forward(images),
+            Network::Mlp(net) => net.forward(input.images()),
+            Network::Lenet(net) => net.forward(input.images()),
+            Network::Resnet(net) => net.forward(input.images()),
+            Network::Vgg(net) => net.forward(input.images()),
+            Network::Bag(net) => net.forward(input.tokens()),
+            Network::TextCnn(net) => net.forward(input.tokens()),
+            Network::Gru(net) => net.forward(input.tokens()),
+            Network::Transformer(net) => net.forward(input.tokens()),
         }
     }
 }

@@ -111,7 +111,7 @@ impl Resnet {
         let mut stages = stages.into_iter();
         let mut next = || stages.next().expect("four stages");
         Self {
-            conv1: conv3x3(spec.input.channels, widths[0], 1, device),
+            conv1: conv3x3(spec.input.channels(), widths[0], 1, device),
             bn1: BatchNormConfig::new(widths[0]).init(device),
             layer1: next(),
             layer2: next(),

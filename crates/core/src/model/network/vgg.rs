@@ -32,7 +32,7 @@ pub struct Vgg {
 impl Vgg {
     pub(super) fn new(spec: &ModelSpec, stages: &[Vec<usize>], device: &Device) -> Self {
         let mut features = Vec::new();
-        let mut input = spec.input.channels;
+        let mut input = spec.input.channels();
         for stage in stages {
             for &width in stage {
                 features.push(VggLayer::Conv(

@@ -1,10 +1,10 @@
-//! Image data sets held in memory, and the seeded batch order shared by every training run.
+//! Image data sets held in memory.
 
 use burn::prelude::*;
-use rand::seq::SliceRandom;
 
-use crate::model::ImageShape;
-use crate::rng::{Stream, substream};
+use super::LabelledSet;
+use crate::model::{ImageShape, InputBatch, InputShape};
+use crate::tensors::{TensorView, ValuesView};
 use crate::{Error, Result};
 
 /// A labelled image set: `len()` samples of shape `shape`, f32 values (row-major
@@ -38,21 +38,6 @@ impl ImageSet {
             images,
             labels,
         })
-    }
-
-    /// Number of samples.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    /// True when there are no samples.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// Number of classes: the largest label plus one.
-    pub fn classes(&self) -> usize {
-        self.labels.iter().max().map_or(0, |&m| m as usize + 1)
     }
 
     /// Values of sample `i`, `[C, H, W]` row-major.
@@ -111,43 +96,44 @@ impl ImageSet {
             labels: self.labels.clone(),
         }
     }
+}
 
-    /// The samples `indices` as tensors on `device`: images `[B, C, H, W]` and labels `[B]`.
-    pub fn batch(&self, indices: &[usize], device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+impl LabelledSet for ImageSet {
+    fn input(&self) -> InputShape {
+        InputShape::Image(self.shape)
+    }
+
+    fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// Images `[B, C, H, W]` and labels `[B]`.
+    fn batch(&self, indices: &[usize], device: &Device) -> (InputBatch, Tensor<1, Int>) {
         let mut values = Vec::with_capacity(indices.len() * self.shape.values());
         for &i in indices {
             values.extend_from_slice(self.sample(i));
         }
         let [c, h, w] = self.shape.dims();
         let images = Tensor::from_data(TensorData::new(values, [indices.len(), c, h, w]), device);
-        let labels: Vec<i64> = indices.iter().map(|&i| self.labels[i] as i64).collect();
-        let labels = Tensor::from_data(TensorData::new(labels, [indices.len()]), device);
-        (images, labels)
+        (
+            InputBatch::Images(images),
+            super::label_tensor(&self.labels, indices, device),
+        )
     }
-}
 
-/// The order in which epoch `epoch` visits `len` samples: a permutation drawn from the
-/// [`Stream::BatchOrder`] sub-stream `epoch` of `seed`. Batches are consecutive chunks of it.
-pub fn batch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..len).collect();
-    order.shuffle(&mut substream(seed, Stream::BatchOrder, epoch as u64));
-    order
+    /// `[N, C, H, W]` f32.
+    fn samples_view(&self) -> TensorView<'_> {
+        let [c, h, w] = self.shape.dims();
+        TensorView {
+            shape: vec![self.len(), c, h, w],
+            values: ValuesView::F32(&self.images),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn batch_order_is_a_seeded_permutation_per_epoch() {
-        let a = batch_order(100, 9, 0);
-        let mut sorted = a.clone();
-        sorted.sort();
-        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
-        assert_eq!(a, batch_order(100, 9, 0));
-        assert_ne!(a, batch_order(100, 9, 1));
-        assert_ne!(a, batch_order(100, 10, 0));
-    }
 
     #[test]
     fn batches_hold_the_chosen_samples() {
@@ -158,6 +144,7 @@ mod tests {
         };
         let set = ImageSet::new(shape, (0..12).map(|v| v as f32).collect(), vec![4, 5, 6]).unwrap();
         let (images, labels) = set.batch(&[2, 0], &crate::backend::inference_device());
+        let images = images.images();
         assert_eq!(images.dims(), [2, 1, 2, 2]);
         let values = images.into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(values, vec![8.0, 9.0, 10.0, 11.0, 0.0, 1.0, 2.0, 3.0]);

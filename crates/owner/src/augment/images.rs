@@ -1,7 +1,9 @@
-//! The dataset augmenter: scatters every sample's pixels to the keep indices of a larger grid
-//! and fills the noise positions with fresh noise.
+//! The dataset augmenter for images: scatters every sample's pixels to the keep indices of a
+//! larger grid and fills the noise positions with fresh noise.
 
 use amalgam_core::data::ImageSet;
+use amalgam_core::data::LabelledSet;
+use amalgam_core::model::{ImageShape, InputShape};
 use amalgam_core::rng::{Stream, substream};
 use rand::Rng;
 use rayon::prelude::*;
@@ -22,7 +24,7 @@ pub fn augment_images(
     key_seed: u64,
     first_index: u64,
 ) -> ImageSet {
-    let (original, augmented) = (layout.original.pixels(), layout.augmented.pixels());
+    let (original, augmented) = (layout.original.positions(), layout.augmented.positions());
     let sources = resample_sources(layout);
     let mut images = vec![0.0f32; set.len() * layout.augmented.values()];
     images
@@ -46,7 +48,7 @@ pub fn augment_images(
             }
         });
     ImageSet {
-        shape: layout.augmented,
+        shape: image_shape(layout.augmented),
         images,
         labels: set.labels.clone(),
     }
@@ -55,7 +57,7 @@ pub fn augment_images(
 /// Per channel and noise position, the original pixel (flat index in `H * W`) at the
 /// corresponding location: row `r' * H / H'`, column `c' * W / W'`.
 fn resample_sources(layout: &NoiseLayout) -> Vec<Vec<usize>> {
-    let (o, a) = (layout.original, layout.augmented);
+    let (o, a) = (image_shape(layout.original), image_shape(layout.augmented));
     layout
         .noise_positions
         .iter()
@@ -69,4 +71,11 @@ fn resample_sources(layout: &NoiseLayout) -> Vec<Vec<usize>> {
                 .collect()
         })
         .collect()
+}
+
+/// The image shape of an image layout.
+fn image_shape(shape: InputShape) -> ImageShape {
+    shape
+        .image()
+        .expect("image sets are augmented with image layouts")
 }
