@@ -116,7 +116,7 @@ impl ModelChoice {
     pub fn default_for(task: Task) -> Self {
         match task {
             Task::Image => ModelChoice::Lenet,
-            Task::Text => ModelChoice::Textcnn,
+            Task::Text => ModelChoice::Gru,
         }
     }
 
@@ -198,7 +198,7 @@ impl From<NoiseChoice> for NoiseKind {
 /// The original model and how to train it.
 #[derive(Args, Debug, Clone)]
 pub struct TrainingArgs {
-    /// Model architecture (default: lenet for images, textcnn for text).
+    /// Model architecture (default: lenet for images, gru for text).
     #[arg(long, value_enum)]
     pub model: Option<ModelChoice>,
     /// Training seed: initial weights and batch order.
