@@ -31,7 +31,9 @@ pub enum NoiseKind {
 }
 
 impl NoiseKind {
-    /// One noise value in [0, 1]. `resampled` draws a data pixel for [`NoiseKind::Resample`].
+    /// One image noise value in [0, 1]. `resampled` draws a data pixel for
+    /// [`NoiseKind::Resample`]. (Images never get [`NoiseKind::Unigram`]: the augmenter refuses
+    /// it; text noise comes from [`crate::augment::TokenNoise`].)
     #[inline]
     pub fn sample<R: Rng>(self, rng: &mut R, resampled: impl FnOnce(&mut R) -> f32) -> f32 {
         match self {
