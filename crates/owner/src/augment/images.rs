@@ -24,11 +24,36 @@ pub fn augment_images(
     key_seed: u64,
     first_index: u64,
 ) -> ImageSet {
+    let mut images = vec![0.0f32; set.len() * layout.augmented.values()];
+    augment_images_into(set, layout, noise, key_seed, first_index, &mut images);
+    ImageSet {
+        shape: image_shape(layout.augmented),
+        images,
+        labels: set.labels.clone(),
+    }
+}
+
+/// [`augment_images`] into a caller's buffer of `set.len() * layout.augmented.values()`
+/// values (every value is overwritten), e.g. one reused across chunks.
+///
+/// # Panics
+/// If `out` has another length.
+pub fn augment_images_into(
+    set: &ImageSet,
+    layout: &NoiseLayout,
+    noise: NoiseKind,
+    key_seed: u64,
+    first_index: u64,
+    out: &mut [f32],
+) {
+    assert_eq!(
+        out.len(),
+        set.len() * layout.augmented.values(),
+        "output buffer length"
+    );
     let (original, augmented) = (layout.original.positions(), layout.augmented.positions());
     let sources = resample_sources(layout);
-    let mut images = vec![0.0f32; set.len() * layout.augmented.values()];
-    images
-        .par_chunks_mut(layout.augmented.values())
+    out.par_chunks_mut(layout.augmented.values())
         .zip(set.images.par_chunks(layout.original.values()))
         .enumerate()
         .for_each(|(i, (out, sample))| {
@@ -47,11 +72,6 @@ pub fn augment_images(
                 }
             }
         });
-    ImageSet {
-        shape: image_shape(layout.augmented),
-        images,
-        labels: set.labels.clone(),
-    }
 }
 
 /// Per channel and noise position, the original pixel (flat index in `H * W`) at the

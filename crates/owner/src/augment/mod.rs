@@ -15,7 +15,7 @@ use amalgam_core::rng::{Stream, stream};
 use amalgam_core::{Error, Result};
 
 pub use family::{DecoyArchitecture, family_member};
-pub use images::augment_images;
+pub use images::{augment_images, augment_images_into};
 pub use model::{AugmentedModel, augment_model};
 pub use tokens::{TokenNoise, augment_tokens};
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Regenerates BENCHMARKS.md: amalgam's measurements, PyTorch's (when bench/install_torch.sh has
+# made bench/.venv), and the memory of a streaming `amalgam augment`. Run on an idle machine;
+# takes about 15 minutes on 2 cores. RAYON_NUM_THREADS (default 2) sets the threads of both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RAYON_NUM_THREADS="${RAYON_NUM_THREADS:-2}"
+cargo build --release -p amalgam -p amalgam-bench
+mkdir -p bench/results
+target/release/amalgam-bench measure --out bench/results/amalgam.json
+extra=()
+if [ -x bench/.venv/bin/python ]; then
+    bench/.venv/bin/python bench/pytorch_baseline.py --out bench/results/pytorch.json \
+        --threads "$RAYON_NUM_THREADS"
+    extra+=(--pytorch bench/results/pytorch.json)
+fi
+machine="$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory, $(uname -sr), $(rustc --version), $(date -u +%F)"
+target/release/amalgam-bench report --amalgam bench/results/amalgam.json "${extra[@]}" \
+    --machine "$machine" --out BENCHMARKS.md
+echo "wrote BENCHMARKS.md"

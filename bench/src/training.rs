@@ -1,0 +1,160 @@
+//! Tables 2 and 3: time per training step, plain against augmented (filter overhead, decoys),
+//! and plain training throughput for the comparison with PyTorch.
+
+use std::convert::Infallible;
+
+use amalgam_cloud::AugmentedNetwork;
+use amalgam_core::backend::training_device;
+use amalgam_core::data::{ImageSet, LabelledSet};
+use amalgam_core::model::{Architecture, Classifier};
+use amalgam_core::rng::{Stream, stream};
+use amalgam_core::training::{BranchedClassifier, TrainState, train};
+use amalgam_owner::augment::{DecoyArchitecture, augment_images, augment_model};
+use amalgam_owner::data::Dataset;
+use amalgam_owner::noise::{NoiseKind, NoiseLayout, augmented_shape};
+use amalgam_owner::setup::{OwnerSetup, TrainSettings};
+use indicatif::ProgressBar;
+use serde::{Deserialize, Serialize};
+
+use crate::synthetic::{FASHION_MNIST, image_set};
+use crate::timing::median;
+
+/// The benchmark models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Model {
+    /// LeNet-5.
+    Lenet,
+    /// MLP 256-128.
+    Mlp,
+    /// ResNet-20.
+    Resnet20,
+}
+
+impl Model {
+    fn architecture(self) -> Architecture {
+        match self {
+            Model::Lenet => Architecture::lenet(),
+            Model::Mlp => Architecture::default_mlp(),
+            Model::Resnet20 => Architecture::resnet20(),
+        }
+    }
+
+    /// Measured steps per epoch: enough for a stable time, few for the slow network.
+    fn steps(self, quick: bool) -> usize {
+        match (self, quick) {
+            (Model::Resnet20, true) => 2,
+            (Model::Resnet20, false) => 6,
+            (_, true) => 10,
+            (_, false) => 40,
+        }
+    }
+}
+
+/// Median seconds per training step of one setting.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepTime {
+    /// The model.
+    pub model: Model,
+    /// Samples per batch.
+    pub batch: usize,
+    /// Augmentation amount; `None` for the plain model on the original data.
+    pub amount: Option<f64>,
+    /// Decoy sub-networks (clones of the real one); 0 with `amount` is the filter alone.
+    pub decoys: usize,
+    /// Median seconds per step (forward, backward, Adam update, batch assembly).
+    pub seconds_per_step: f64,
+}
+
+/// One epoch's worth of steps, timed after an unmeasured epoch: seconds per step.
+fn seconds_per_step<M: BranchedClassifier>(
+    model: M,
+    data: &dyn LabelledSet,
+    setup: &OwnerSetup,
+    steps: usize,
+) -> f64 {
+    let device = training_device();
+    let done = train(
+        TrainState::new(model, &setup.train),
+        data,
+        &setup.train,
+        &device,
+        &ProgressBar::hidden(),
+        usize::MAX,
+        |_| Ok::<(), Infallible>(()),
+    )
+    .unwrap_or_else(|never| match never {});
+    done.log[1].seconds / steps as f64
+}
+
+/// Measures `model` at `batch`: plain, or augmented by `amount` with `decoys` decoys; the
+/// median of `reps` runs.
+pub fn measure(
+    model: Model,
+    batch: usize,
+    amount: Option<f64>,
+    decoys: usize,
+    reps: usize,
+    quick: bool,
+) -> StepTime {
+    let steps = model.steps(quick);
+    let original = image_set(FASHION_MNIST, steps * batch);
+    let dataset = Dataset {
+        name: "synthetic".into(),
+        train: original.head(steps * batch),
+        test: original.head(1),
+    };
+    let settings = TrainSettings {
+        epochs: 2,
+        batch_size: batch,
+        ..TrainSettings::default()
+    };
+    let setup = OwnerSetup::new(&dataset, model.architecture(), &settings, 0)
+        .expect("benchmark settings are valid");
+    let device = training_device();
+    let mut times: Vec<f64> = (0..reps.max(1))
+        .map(|_| match amount {
+            None => {
+                let classifier = Classifier::new(&setup.spec, &setup.init, &device)
+                    .expect("initial weights fit the spec");
+                seconds_per_step(classifier, &dataset.train, &setup, steps)
+            }
+            Some(a) => {
+                let (network, data) = augmented(&dataset.train, &setup, a, decoys);
+                seconds_per_step(network, &data, &setup, steps)
+            }
+        })
+        .collect();
+    StepTime {
+        model,
+        batch,
+        amount,
+        decoys,
+        seconds_per_step: median(&mut times),
+    }
+}
+
+/// The augmented network and data for `setup`'s model.
+fn augmented(
+    train: &ImageSet,
+    setup: &OwnerSetup,
+    amount: f64,
+    decoys: usize,
+) -> (AugmentedNetwork, ImageSet) {
+    let shape = augmented_shape(train.shape, amount).expect("benchmark amounts are valid");
+    let layout = NoiseLayout::draw(train.input(), shape, &mut stream(4, Stream::NoisePositions));
+    let model = augment_model(
+        &setup.spec,
+        &setup.init,
+        &layout,
+        decoys,
+        DecoyArchitecture::Clone,
+        4,
+    );
+    let network = AugmentedNetwork::new(&model.spec, &model.init, &training_device())
+        .expect("the augmenter's weights fit its spec");
+    (
+        network,
+        augment_images(train, &layout, NoiseKind::Uniform, 4, 0),
+    )
+}
