@@ -34,6 +34,9 @@ enum Command {
         /// Fewer samples, steps and repetitions (a smoke test of the harness).
         #[arg(long)]
         quick: bool,
+        /// Only the augmentation table (for quick iterations on the augmenter).
+        #[arg(long)]
+        augmentation_only: bool,
     },
     /// Writes BENCHMARKS.md from the measurements.
     Report {
@@ -69,7 +72,7 @@ pub struct Measurements {
     pub steps: Vec<StepTime>,
 }
 
-fn measure(quick: bool) -> Measurements {
+fn measure(quick: bool, augmentation_only: bool) -> Measurements {
     let reps = if quick { 1 } else { 5 };
     let mut augmentation = Vec::new();
     for (shape, samples) in [
@@ -84,7 +87,10 @@ fn measure(quick: bool) -> Measurements {
     }
     let reps = if quick { 1 } else { 3 };
     let mut steps = Vec::new();
-    for model in [Model::Lenet, Model::Resnet20] {
+    for model in [Model::Lenet, Model::Resnet20]
+        .into_iter()
+        .filter(|_| !augmentation_only)
+    {
         for batch in [64, 128] {
             eprintln!("steps: {model:?} batch {batch}");
             steps.push(training::measure(model, batch, None, 0, reps, quick));
@@ -111,8 +117,10 @@ fn measure(quick: bool) -> Measurements {
             ));
         }
     }
-    eprintln!("steps: MLP");
-    steps.push(training::measure(Model::Mlp, 64, None, 0, reps, quick));
+    if !augmentation_only {
+        eprintln!("steps: MLP");
+        steps.push(training::measure(Model::Mlp, 64, None, 0, reps, quick));
+    }
     Measurements {
         threads: rayon::current_num_threads(),
         augmentation,
@@ -122,7 +130,11 @@ fn measure(quick: bool) -> Measurements {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Measure { out, quick } => write_json(&out, &measure(quick))?,
+        Command::Measure {
+            out,
+            quick,
+            augmentation_only,
+        } => write_json(&out, &measure(quick, augmentation_only))?,
         Command::Report {
             amalgam,
             pytorch,

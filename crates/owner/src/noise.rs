@@ -37,11 +37,18 @@ impl NoiseKind {
     #[inline]
     pub fn sample<R: Rng>(self, rng: &mut R, resampled: impl FnOnce(&mut R) -> f32) -> f32 {
         match self {
-            NoiseKind::Uniform => rng.random::<f32>(),
+            NoiseKind::Uniform => unit_interval(rng.next_u32()),
             NoiseKind::Gaussian => rng.sample::<f32, _>(StandardNormal).abs().min(1.0),
             NoiseKind::Resample | NoiseKind::Unigram => resampled(rng),
         }
     }
+}
+
+/// A value of `U[0, 1)` from 32 random bits: the top 24 bits times `2^-24` (every value is a
+/// multiple of `2^-24`, the f32 resolution near 1).
+#[inline]
+pub fn unit_interval(bits: u32) -> f32 {
+    (bits >> 8) as f32 * (1.0 / (1u32 << 24) as f32)
 }
 
 /// The augmented shape for `amount` `a`: for images `H' = H + floor(H * a)`,

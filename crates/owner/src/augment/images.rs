@@ -8,7 +8,7 @@ use amalgam_core::rng::{Stream, substream};
 use rand::Rng;
 use rayon::prelude::*;
 
-use crate::noise::{NoiseKind, NoiseLayout};
+use crate::noise::{NoiseKind, NoiseLayout, unit_interval};
 
 /// Augments every sample of `set` with `layout`, in parallel over samples.
 ///
@@ -56,7 +56,7 @@ pub fn augment_images_into(
     out.par_chunks_mut(layout.augmented.values())
         .zip(set.images.par_chunks(layout.original.values()))
         .enumerate()
-        .for_each(|(i, (out, sample))| {
+        .for_each_init(Vec::new, |bits: &mut Vec<u32>, (i, (out, sample))| {
             let mut rng = substream(key_seed, Stream::NoiseValues, first_index + i as u64);
             let channels = out
                 .chunks_exact_mut(augmented)
@@ -65,7 +65,17 @@ pub fn augment_images_into(
                 for (&k, &v) in layout.keep_indices[c].iter().zip(pixels) {
                     out[k as usize] = v;
                 }
-                for (&p, &source) in layout.noise_positions[c].iter().zip(&sources[c]) {
+                let positions = &layout.noise_positions[c];
+                if noise == NoiseKind::Uniform {
+                    // The random bits of the whole channel in one call: the hot path.
+                    bits.resize(positions.len(), 0);
+                    rng.fill(bits.as_mut_slice());
+                    for (&p, &b) in positions.iter().zip(bits.iter()) {
+                        out[p as usize] = unit_interval(b);
+                    }
+                    continue;
+                }
+                for (&p, &source) in positions.iter().zip(&sources[c]) {
                     out[p as usize] = noise.sample(&mut rng, |rng| {
                         set.sample(rng.random_range(0..set.len()))[c * original + source]
                     });
