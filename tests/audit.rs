@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use amalgam_attack::{CloudView, run_attacks};
-use amalgam_core::bundle::{Bundle, DATA_FILE};
+use amalgam_core::bundle::{Bundle, DATA_FILE, whole_sets};
 use amalgam_core::data::{ImageSet, LabelledSet};
 use amalgam_core::model::{Architecture, ModelSpec, SPEC_FORMAT_VERSION};
 use amalgam_core::rng::{Stream, stream};
@@ -128,13 +128,14 @@ fn control_without_noise_is_near_chance() {
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle");
     std::fs::create_dir(&bundle).unwrap();
+    let (train, test) = (resize(&dataset.train), resize(&dataset.test));
     let fingerprint = Bundle::write(
         &bundle,
         &model.spec,
         &setup.train,
         &model.init,
-        &resize(&dataset.train),
-        &resize(&dataset.test),
+        [train.len(), test.len()],
+        whole_sets(&train, &test),
     )
     .unwrap();
     SecretKey {

@@ -19,9 +19,9 @@ use sha2::{Digest, Sha256};
 use crate::data::{ImageSet, LabelledSet, SampleSet, TokenSet};
 use crate::files::{read, read_json, write_json};
 use crate::model::{InputShape, ModelSpec, SPEC_FORMAT_VERSION, Weights, check_shapes};
+use crate::tensor_stream::{StreamDtype, StreamTensor, TensorSink, write_tensor_stream};
 use crate::tensors::{
-    HostTensor, TensorFile, TensorView, Values, ValuesView, read_tensor_file, write_tensor_file,
-    write_tensors,
+    HostTensor, TensorFile, Values, ValuesView, read_tensor_file, write_tensor_file,
 };
 use crate::training::TrainConfig;
 use crate::{Error, Result};
@@ -167,16 +167,20 @@ pub fn fingerprint(dir: &Path) -> Result<String> {
 
 impl Bundle {
     /// Writes a bundle into the (empty, staging) directory `dir` and returns its fingerprint.
+    /// The data file is streamed: `fill` writes, in order, the `counts[0]` training samples,
+    /// their labels, the `counts[1]` test samples and their labels (see [`data_tensors`];
+    /// [`whole_sets`] does it for sets in memory), in as many pieces as it likes.
     ///
     /// # Errors
-    /// [`Error::File`] if a file cannot be written.
+    /// [`Error::File`] if a file cannot be written or `fill` writes the wrong amount; `fill`'s
+    /// own errors.
     pub fn write(
         dir: &Path,
         spec: &AugmentedSpec,
         train: &TrainConfig,
         init: &Weights,
-        train_set: &dyn LabelledSet,
-        test_set: &dyn LabelledSet,
+        counts: [usize; 2],
+        fill: impl FnOnce(&mut TensorSink<'_>) -> Result<()>,
     ) -> Result<String> {
         write_json(&dir.join(MODEL_FILE), spec)?;
         write_json(&dir.join(TRAIN_FILE), train)?;
@@ -187,19 +191,8 @@ impl Bundle {
                 metadata: Default::default(),
             },
         )?;
-        let mut data = Vec::new();
-        for (split, set) in [("train", train_set), ("test", test_set)] {
-            let labels = TensorView {
-                shape: vec![set.len()],
-                values: ValuesView::U8(set.labels()),
-            };
-            data.push((
-                format!("{split}.{}", samples_name(set.input())),
-                set.samples_view(),
-            ));
-            data.push((format!("{split}.labels"), labels));
-        }
-        write_tensors(&dir.join(DATA_FILE), data, &Default::default())?;
+        let tensors = data_tensors(spec.input, counts);
+        write_tensor_stream(&dir.join(DATA_FILE), &tensors, &Default::default(), fill)?;
         fingerprint(dir)
     }
 
@@ -297,6 +290,48 @@ impl Bundle {
                 "samples must be F32 images or U32 token ids, as the spec's input says",
             )),
         }
+    }
+}
+
+/// The tensors of `data.safetensors` for `counts` training and test samples of `input`, in
+/// file order: `train.images` (or `train.tokens`), `train.labels`, `test.images`,
+/// `test.labels`.
+pub fn data_tensors(input: InputShape, counts: [usize; 2]) -> Vec<StreamTensor> {
+    let (dtype, sample) = match input {
+        InputShape::Image(s) => (StreamDtype::F32, s.dims().to_vec()),
+        InputShape::Tokens(s) => (StreamDtype::U32, vec![s.length]),
+    };
+    ["train", "test"]
+        .into_iter()
+        .zip(counts)
+        .flat_map(|(split, n)| {
+            [
+                StreamTensor {
+                    name: format!("{split}.{}", samples_name(input)),
+                    dtype,
+                    shape: [n].into_iter().chain(sample.iter().copied()).collect(),
+                },
+                StreamTensor {
+                    name: format!("{split}.labels"),
+                    dtype: StreamDtype::U8,
+                    shape: vec![n],
+                },
+            ]
+        })
+        .collect()
+}
+
+/// The `fill` of [`Bundle::write`] for a training and a test set held in memory.
+pub fn whole_sets<'a>(
+    train: &'a dyn LabelledSet,
+    test: &'a dyn LabelledSet,
+) -> impl FnOnce(&mut TensorSink<'_>) -> Result<()> + 'a {
+    move |sink| {
+        for set in [train, test] {
+            sink.write(set.samples_view().values)?;
+            sink.write(ValuesView::U8(set.labels()))?;
+        }
+        Ok(())
     }
 }
 

@@ -36,13 +36,29 @@ pub fn create_atomic(
     mode: u32,
     fill: impl FnOnce(&mut fs::File, &Path) -> std::result::Result<(), String>,
 ) -> Result<()> {
+    create_atomic_with(path, mode, |file, tmp| {
+        fill(file, tmp).map_err(|e| Error::file(path, format!("cannot write: {e}")))
+    })
+}
+
+/// As [`create_atomic`], but `fill`'s errors pass through unchanged (for a writer that also
+/// reads other files, whose errors name those files).
+///
+/// # Errors
+/// `fill`'s error, or [`Error::File`] naming `path` if the directory is missing or not
+/// writable.
+pub fn create_atomic_with(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut fs::File, &Path) -> Result<()>,
+) -> Result<()> {
     let fail = |e: &dyn std::fmt::Display| Error::file(path, format!("cannot write: {e}"));
     let mut tmp = tempfile::Builder::new()
         .prefix(".amalgam-")
         .tempfile_in(parent_of(path))
         .map_err(|e| fail(&e))?;
     let tmp_path = tmp.path().to_path_buf();
-    fill(tmp.as_file_mut(), &tmp_path).map_err(|e| fail(&e))?;
+    fill(tmp.as_file_mut(), &tmp_path)?;
     fs::set_permissions(&tmp_path, fs::Permissions::from_mode(mode)).map_err(|e| fail(&e))?;
     tmp.persist(path).map_err(|e| fail(&e.error))?;
     Ok(())

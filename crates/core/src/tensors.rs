@@ -138,7 +138,7 @@ pub fn write_tensor_file(path: &Path, file: &TensorFile) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::File`] naming `path` if it cannot be written.
-pub fn write_tensors<'a>(
+fn write_tensors<'a>(
     path: &Path,
     tensors: impl IntoIterator<Item = (String, TensorView<'a>)>,
     metadata: &BTreeMap<String, String>,

@@ -20,7 +20,8 @@ pub enum NoiseKind {
     /// `|N(0, 1)|` clamped to `[0, 1]` (the authors' prototype).
     Gaussian,
     /// Resampled from the data (amalgam's addition, from the privacy audit): the pixel at the
-    /// corresponding original location of a random sample of the same set. Noise then has the
+    /// corresponding original location of a random sample of the same chunk of
+    /// [`crate::augment::CHUNK_SAMPLES`] samples of the set. Noise then has the
     /// data's 8-bit quantisation and per-position distribution, which the published kinds
     /// betray (see docs/PRIVACY.md).
     Resample,

@@ -5,6 +5,7 @@ mod images;
 mod model;
 mod tokens;
 
+use std::ops::Range;
 use std::path::Path;
 
 use amalgam_core::bundle::Bundle;
@@ -12,6 +13,7 @@ use amalgam_core::data::{ImageSet, LabelledSet, TokenSet};
 use amalgam_core::files::StagingDir;
 use amalgam_core::model::{Architecture, Normalization, SPEC_FORMAT_VERSION};
 use amalgam_core::rng::{Stream, stream};
+use amalgam_core::tensors::ValuesView;
 use amalgam_core::{Error, Result};
 
 pub use family::{DecoyArchitecture, family_member};
@@ -47,7 +49,14 @@ pub trait Augmentable: LabelledSet + Sized {
     /// Per-channel mean and standard deviation for the optional normalisation layer; `None`
     /// where the data has no channels to normalise (text).
     fn normalization(&self) -> Option<Normalization>;
+
+    /// The samples `range` (a copy).
+    fn chunk(&self, range: Range<usize>) -> Self;
 }
+
+/// Samples augmented and written at a time: the augmenter holds one chunk of augmented
+/// samples, not the whole augmented set. [`NoiseKind::Resample`] draws from the chunk.
+pub const CHUNK_SAMPLES: usize = 4096;
 
 impl Augmentable for ImageSet {
     type Noise = NoiseKind;
@@ -75,6 +84,15 @@ impl Augmentable for ImageSet {
         let (mean, std) = self.channel_statistics();
         Some(Normalization { mean, std })
     }
+
+    fn chunk(&self, range: Range<usize>) -> Self {
+        let n = self.shape.values();
+        ImageSet {
+            shape: self.shape,
+            images: self.images[range.start * n..range.end * n].to_vec(),
+            labels: self.labels[range].to_vec(),
+        }
+    }
 }
 
 impl Augmentable for TokenSet {
@@ -96,6 +114,15 @@ impl Augmentable for TokenSet {
 
     fn normalization(&self) -> Option<Normalization> {
         None
+    }
+
+    fn chunk(&self, range: Range<usize>) -> Self {
+        let n = self.shape.length;
+        TokenSet {
+            shape: self.shape,
+            tokens: self.tokens[range.start * n..range.end * n].to_vec(),
+            labels: self.labels[range].to_vec(),
+        }
     }
 }
 
@@ -161,22 +188,27 @@ pub fn augment<S: Augmentable>(
         options.decoy_architecture,
         options.key_seed,
     );
-    let train_set = dataset
-        .train
-        .augmented(&layout, &noise, options.key_seed, 0);
-    let test_set = dataset.test.augmented(
-        &layout,
-        &noise,
-        options.key_seed,
-        dataset.train.len() as u64,
-    );
     let fingerprint = Bundle::write(
         staging.path(),
         &model.spec,
         &setup.train,
         &model.init,
-        &train_set,
-        &test_set,
+        [dataset.train.len(), dataset.test.len()],
+        |sink| {
+            // Sample `i` of the test set has noise sub-stream `train.len() + i`.
+            let mut first = 0;
+            for set in [&dataset.train, &dataset.test] {
+                for start in (0..set.len()).step_by(CHUNK_SAMPLES) {
+                    let chunk = set.chunk(start..(start + CHUNK_SAMPLES).min(set.len()));
+                    let augmented =
+                        chunk.augmented(&layout, &noise, options.key_seed, (first + start) as u64);
+                    sink.write(augmented.samples_view().values)?;
+                }
+                sink.write(ValuesView::U8(set.labels()))?;
+                first += set.len();
+            }
+            Ok(())
+        },
     )?;
     let key = SecretKey {
         format_version: SPEC_FORMAT_VERSION,
