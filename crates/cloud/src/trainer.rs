@@ -68,7 +68,8 @@ pub fn train_bundle(
     check_output_dir(out)?;
     check_output_dir(log)?;
     let bundle = Bundle::open(bundle_dir)?;
-    let (train_set, _test_set) = bundle.read_data()?;
+    // Mapped, not read: a data file larger than memory trains too.
+    let (train_set, _test_set) = bundle.map_data()?;
     let device = training_device();
     let network = AugmentedNetwork::new(&bundle.spec, &bundle.init, &device)
         .map_err(|e| Error::file(bundle_dir.join(amalgam_core::bundle::INIT_FILE), e))?;
@@ -91,7 +92,7 @@ pub fn train_bundle(
     let start = Instant::now();
     let state = train(
         state,
-        train_set.as_labelled(),
+        &train_set,
         &bundle.train,
         &device,
         progress,

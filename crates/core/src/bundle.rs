@@ -16,13 +16,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::data::{ImageSet, LabelledSet, SampleSet, TokenSet};
+use std::sync::Arc;
+
+use safetensors::tensor::{Dtype, SafeTensors};
+
+use crate::data::{MappedSet, SampleSet, StoredSet};
 use crate::files::{read, read_json, write_json};
 use crate::model::{InputShape, ModelSpec, SPEC_FORMAT_VERSION, Weights, check_shapes};
 use crate::tensor_stream::{StreamDtype, StreamTensor, TensorSink, write_tensor_stream};
-use crate::tensors::{
-    HostTensor, TensorFile, Values, ValuesView, read_tensor_file, write_tensor_file,
-};
+use crate::tensors::{TensorFile, ValuesView, read_tensor_file, write_tensor_file};
 use crate::training::TrainConfig;
 use crate::{Error, Result};
 
@@ -229,67 +231,95 @@ impl Bundle {
         })
     }
 
-    /// Reads the augmented train and test sets.
+    /// Reads the augmented train and test sets into memory.
     ///
     /// # Errors
-    /// [`Error::File`] naming `data.safetensors` if a tensor is missing or its shape, type or
-    /// labels disagree with the spec.
+    /// As [`map_data`](Self::map_data).
     pub fn read_data(&self) -> Result<(SampleSet, SampleSet)> {
+        let (train, test) = self.map_data()?;
         let path = self.dir.join(DATA_FILE);
-        let mut file = read_tensor_file(&path)?;
-        let mut split = |split: &str| -> Result<SampleSet> {
-            let name = format!("{split}.{}", samples_name(self.spec.input));
-            let samples = file.take(&name, &path)?;
-            let labels = file.take(&format!("{split}.labels"), &path)?;
-            let set = self
-                .sample_set(samples, labels)
-                .map_err(|e| Error::file(&path, format!("{split} set: {e}")))?;
-            if let Some(&bad) = set
-                .as_labelled()
-                .labels()
+        let copy = |set: MappedSet| set.to_memory().map_err(|e| Error::file(&path, e));
+        Ok((copy(train)?, copy(test)?))
+    }
+
+    /// Maps the data file into memory and checks it against the spec; the samples are read
+    /// from the file as batches need them (labels are read at once).
+    ///
+    /// # Errors
+    /// [`Error::File`] naming `data.safetensors` if it is not a safetensors file, a tensor is
+    /// missing, or a shape, type or label disagrees with the spec.
+    pub fn map_data(&self) -> Result<(MappedSet, MappedSet)> {
+        let path = self.dir.join(DATA_FILE);
+        let file = std::fs::File::open(&path)
+            .map_err(|e| Error::file(&path, format!("cannot open: {e}")))?;
+        // SAFETY: the bundle is opened read-only and not modified while training; amalgam
+        // writes bundles by renaming complete files into place, never in place.
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .map(Arc::new)
+            .map_err(|e| Error::file(&path, format!("cannot map: {e}")))?;
+        let parsed = SafeTensors::deserialize(&map)
+            .map_err(|e| Error::file(&path, format!("not a valid safetensors file: {e}")))?;
+        let expected = data_tensors(self.spec.input, [0, 0]);
+        let mut sets = Vec::new();
+        for pair in expected.chunks(2) {
+            let (samples_spec, labels_spec) = (&pair[0], &pair[1]);
+            let tensor = |name: &str| {
+                parsed
+                    .tensor(name)
+                    .map_err(|_| Error::file(&path, format!("tensor `{name}` is missing")))
+            };
+            let (samples, labels) = (tensor(&samples_spec.name)?, tensor(&labels_spec.name)?);
+            let count = labels.shape().first().copied().unwrap_or(0);
+            let wanted: Vec<usize> = [count]
+                .into_iter()
+                .chain(samples_spec.shape[1..].iter().copied())
+                .collect();
+            if samples.shape() != wanted
+                || labels.shape() != [count]
+                || samples.dtype() != samples_spec.dtype.safetensors()
+                || labels.dtype() != Dtype::U8
+            {
+                return Err(Error::file(
+                    &path,
+                    format!(
+                        "`{}` is {:?} {:?} and `{}` {:?} {:?}; expected {} {wanted:?} and U8 [{count}] for {}",
+                        samples_spec.name,
+                        samples.dtype(),
+                        samples.shape(),
+                        labels_spec.name,
+                        labels.dtype(),
+                        labels.shape(),
+                        samples_spec.dtype.safetensors(),
+                        self.spec.input
+                    ),
+                ));
+            }
+            if let Some(&bad) = labels
+                .data()
                 .iter()
                 .find(|&&l| l as usize >= self.spec.classes)
             {
                 return Err(Error::file(
                     &path,
                     format!(
-                        "{split} label {bad} is out of range for {} classes",
-                        self.spec.classes
+                        "`{}` holds label {bad}, out of range for {} classes",
+                        labels_spec.name, self.spec.classes
                     ),
                 ));
             }
-            Ok(set)
-        };
-        Ok((split("train")?, split("test")?))
-    }
-
-    /// Checks the samples and labels tensors of one split against the spec.
-    fn sample_set(&self, samples: HostTensor, labels: HostTensor) -> Result<SampleSet> {
-        let Values::U8(label_values) = labels.values else {
-            return Err(Error::invalid("labels must be U8"));
-        };
-        let count = samples.shape.first().copied().unwrap_or(0);
-        let expected: Vec<usize> = match self.spec.input {
-            InputShape::Image(s) => [count].into_iter().chain(s.dims()).collect(),
-            InputShape::Tokens(s) => vec![count, s.length],
-        };
-        if samples.shape != expected || labels.shape != [count] {
-            return Err(Error::invalid(format!(
-                "samples {:?} and labels {:?}; expected {expected:?} and [{count}] for {}",
-                samples.shape, labels.shape, self.spec.input
-            )));
+            let start = samples.data().as_ptr() as usize - map.as_ptr() as usize;
+            let range = start..start + samples.data().len();
+            sets.push((range, labels.data().to_vec()));
         }
-        match (self.spec.input, samples.values) {
-            (InputShape::Image(s), Values::F32(images)) => {
-                ImageSet::new(s, images, label_values).map(SampleSet::Images)
-            }
-            (InputShape::Tokens(s), Values::U32(tokens)) => {
-                TokenSet::new(s, tokens, label_values).map(SampleSet::Tokens)
-            }
-            _ => Err(Error::invalid(
-                "samples must be F32 images or U32 token ids, as the spec's input says",
-            )),
-        }
+        drop(parsed);
+        let mut sets = sets.into_iter().map(|(range, labels)| {
+            MappedSet::new(Arc::clone(&map), self.spec.input, range, labels)
+        });
+        let (train, test) = (
+            sets.next().expect("two splits"),
+            sets.next().expect("two splits"),
+        );
+        Ok((train, test))
     }
 }
 
@@ -323,8 +353,8 @@ pub fn data_tensors(input: InputShape, counts: [usize; 2]) -> Vec<StreamTensor> 
 
 /// The `fill` of [`Bundle::write`] for a training and a test set held in memory.
 pub fn whole_sets<'a>(
-    train: &'a dyn LabelledSet,
-    test: &'a dyn LabelledSet,
+    train: &'a dyn StoredSet,
+    test: &'a dyn StoredSet,
 ) -> impl FnOnce(&mut TensorSink<'_>) -> Result<()> + 'a {
     move |sink| {
         for set in [train, test] {

@@ -32,11 +32,21 @@ impl StreamDtype {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The safetensors name of the type.
+    pub fn name(self) -> &'static str {
         match self {
             StreamDtype::F32 => "F32",
             StreamDtype::U8 => "U8",
             StreamDtype::U32 => "U32",
+        }
+    }
+
+    /// The safetensors element type.
+    pub fn safetensors(self) -> safetensors::tensor::Dtype {
+        match self {
+            StreamDtype::F32 => safetensors::tensor::Dtype::F32,
+            StreamDtype::U8 => safetensors::tensor::Dtype::U8,
+            StreamDtype::U32 => safetensors::tensor::Dtype::U32,
         }
     }
 

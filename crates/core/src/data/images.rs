@@ -2,7 +2,7 @@
 
 use burn::prelude::*;
 
-use super::LabelledSet;
+use super::{LabelledSet, StoredSet};
 use crate::model::{ImageShape, InputBatch, InputShape};
 use crate::tensors::{TensorView, ValuesView};
 use crate::{Error, Result};
@@ -120,7 +120,9 @@ impl LabelledSet for ImageSet {
             super::label_tensor(&self.labels, indices, device),
         )
     }
+}
 
+impl StoredSet for ImageSet {
     /// `[N, C, H, W]` f32.
     fn samples_view(&self) -> TensorView<'_> {
         let [c, h, w] = self.shape.dims();

@@ -2,12 +2,14 @@
 //! shared by every training run.
 
 mod images;
+mod mapped;
 mod tokens;
 
 use burn::prelude::*;
 use rand::seq::SliceRandom;
 
 pub use images::ImageSet;
+pub use mapped::MappedSet;
 pub use tokens::TokenSet;
 
 use crate::model::{InputBatch, InputShape};
@@ -25,9 +27,6 @@ pub trait LabelledSet: Sync {
     /// The samples `indices` as tensors on `device`: inputs `[B, ...]` and labels `[B]`.
     fn batch(&self, indices: &[usize], device: &Device) -> (InputBatch, Tensor<1, Int>);
 
-    /// All samples as one borrowed tensor `[N, ...]`, for writing.
-    fn samples_view(&self) -> TensorView<'_>;
-
     /// Number of samples `N`.
     fn len(&self) -> usize {
         self.labels().len()
@@ -42,6 +41,12 @@ pub trait LabelledSet: Sync {
     fn classes(&self) -> usize {
         self.labels().iter().max().map_or(0, |&m| m as usize + 1)
     }
+}
+
+/// A labelled set held in memory as one array of samples.
+pub trait StoredSet: LabelledSet {
+    /// All samples as one borrowed tensor `[N, ...]`, for writing.
+    fn samples_view(&self) -> TensorView<'_>;
 }
 
 /// A labelled set of either kind, as read from a bundle.

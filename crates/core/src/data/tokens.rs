@@ -2,7 +2,7 @@
 
 use burn::prelude::*;
 
-use super::LabelledSet;
+use super::{LabelledSet, StoredSet};
 use crate::model::{InputBatch, InputShape, TokenShape};
 use crate::tensors::{TensorView, ValuesView};
 use crate::{Error, Result};
@@ -104,7 +104,9 @@ impl LabelledSet for TokenSet {
             super::label_tensor(&self.labels, indices, device),
         )
     }
+}
 
+impl StoredSet for TokenSet {
     /// `[N, L]` u32.
     fn samples_view(&self) -> TensorView<'_> {
         TensorView {

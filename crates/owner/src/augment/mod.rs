@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use amalgam_core::bundle::Bundle;
-use amalgam_core::data::{ImageSet, LabelledSet, TokenSet};
+use amalgam_core::data::{ImageSet, StoredSet, TokenSet};
 use amalgam_core::files::StagingDir;
 use amalgam_core::model::{Architecture, Normalization, SPEC_FORMAT_VERSION};
 use amalgam_core::rng::{Stream, stream};
@@ -27,7 +27,7 @@ use crate::noise::{NoiseKind, NoiseLayout, augmented_shape};
 use crate::setup::{OwnerSetup, TrainSettings};
 
 /// A kind of original data set (images or token sequences) the augmenter handles.
-pub trait Augmentable: LabelledSet + Sized {
+pub trait Augmentable: StoredSet + Sized {
     /// The noise source, prepared once from the training split.
     type Noise: Sync;
 
