@@ -1,12 +1,14 @@
-//! The augmenter writes the bundle's data chunk by chunk; the result is the same as
-//! augmenting each whole set at once (chunk boundaries and noise sub-streams line up).
+//! The augmenter writes the bundle's data chunk by chunk, from sets in memory or streamed
+//! from IDX files; the result is the same as augmenting each whole set at once (chunk
+//! boundaries and noise sub-streams line up, normalisation statistics are accumulated alike).
 
 mod common;
 
-use amalgam_core::bundle::Bundle;
+use amalgam_core::bundle::{Bundle, DATA_FILE};
 use amalgam_core::data::{LabelledSet, SampleSet};
 use amalgam_core::rng::{Stream, stream};
 use amalgam_owner::augment::{CHUNK_SAMPLES, augment, augment_images};
+use amalgam_owner::data::{load_dataset, open_idx_dataset};
 use amalgam_owner::noise::{NoiseLayout, augmented_shape};
 
 #[test]
@@ -40,4 +42,24 @@ fn chunked_bundle_data_equals_whole_set_augmentation() {
     );
     common::assert_bitwise_equal(&train, &whole_train);
     common::assert_bitwise_equal(&test, &whole_test);
+}
+
+#[test]
+fn streamed_idx_files_give_the_same_bundle_as_the_set_in_memory() {
+    let data = tempfile::tempdir().unwrap();
+    common::write_idx_dataset(data.path(), CHUNK_SAMPLES as u32 + 50, 30, 8);
+    let mut options = common::quick_options(1, 0, 3);
+    options.train.normalize = true;
+    let out = tempfile::tempdir().unwrap();
+    let bundle = |name: &str| out.path().join(name);
+
+    let in_memory = load_dataset(Some(data.path()), 32).unwrap();
+    let key_a = augment(&in_memory, &options, &bundle("a"), &bundle("a.json")).unwrap();
+    let streamed = open_idx_dataset(data.path()).unwrap().expect("IDX files");
+    let key_b = augment(&streamed, &options, &bundle("b"), &bundle("b.json")).unwrap();
+
+    assert_eq!(key_a, key_b, "same fingerprint, hence same spec, weights and config");
+    assert!(key_a.original.normalization.is_some());
+    let data_file = |dir: &str| std::fs::read(bundle(dir).join(DATA_FILE)).unwrap();
+    assert!(data_file("a") == data_file("b"), "same augmented data");
 }

@@ -1,8 +1,9 @@
 //! `amalgam augment` (owner side).
 
-use amalgam_owner::augment::{AugmentOptions, Augmentable, augment};
-use amalgam_owner::data::Dataset;
+use amalgam_owner::augment::{AugmentOptions, augment};
+use amalgam_owner::data::{Dataset, open_idx_dataset};
 use amalgam_owner::key::SecretKey;
+use amalgam_owner::source::SampleSource;
 use anyhow::Result;
 
 use crate::args::{AugmentArgs, JobArgs, NoiseChoice, Task};
@@ -29,7 +30,7 @@ pub fn options(job: &JobArgs) -> AugmentOptions {
 }
 
 /// Augments `dataset` into the bundle and key of `args`, with a spinner.
-fn augment_into<S: Augmentable>(
+fn augment_into<S: SampleSource>(
     dataset: &Dataset<S>,
     options: &AugmentOptions,
     args: &AugmentArgs,
@@ -41,16 +42,35 @@ fn augment_into<S: Augmentable>(
 }
 
 pub fn run(args: AugmentArgs) -> Result<()> {
-    let data = load(&args.job.data)?;
     let options = options(&args.job);
-    let key = match &data {
-        OriginalData::Images(dataset) => augment_into(dataset, &options, &args)?,
-        OriginalData::Text(text) => augment_into(&text.dataset, &options, &args)?,
+    // IDX images are streamed from their files: memory does not grow with the data set.
+    let streamed = match (args.job.data.task, args.job.data.data.as_deref()) {
+        (Task::Image, Some(dir)) => open_idx_dataset(dir)?,
+        _ => None,
+    };
+    let (key, described) = match streamed {
+        Some(dataset) => (
+            augment_into(&dataset, &options, &args)?,
+            format!(
+                "{} ({} train, {} test, streamed)",
+                dataset.name,
+                dataset.train.all_labels().len(),
+                dataset.test.all_labels().len()
+            ),
+        ),
+        None => {
+            let data = load(&args.job.data)?;
+            let key = match &data {
+                OriginalData::Images(dataset) => augment_into(dataset, &options, &args)?,
+                OriginalData::Text(text) => augment_into(&text.dataset, &options, &args)?,
+            };
+            (key, data.describe())
+        }
     };
     println!(
-        "bundle {}: {} augmented to {}, {} branches",
+        "bundle {}: {described}, {} augmented to {}, {} branches",
         args.bundle.display(),
-        data.describe(),
+        key.original.input,
         key.augmented,
         options.decoys + 1
     );

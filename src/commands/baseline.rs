@@ -6,13 +6,17 @@ use amalgam_owner::baseline::train_baseline;
 use amalgam_owner::data::Dataset;
 use amalgam_owner::model_dir::write_model_dir;
 use amalgam_owner::setup::OwnerSetup;
+use amalgam_owner::source::SampleSource;
 use anyhow::Result;
 
 use crate::args::BaselineArgs;
 use crate::commands::original_data::{OriginalData, load};
 use crate::progress;
 
-fn train_into<S: Augmentable>(dataset: &Dataset<S>, args: &BaselineArgs) -> Result<f64> {
+fn train_into<S: Augmentable + SampleSource>(
+    dataset: &Dataset<S>,
+    args: &BaselineArgs,
+) -> Result<f64> {
     let training = &args.training;
     let setup = OwnerSetup::new(
         dataset,

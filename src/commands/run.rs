@@ -15,6 +15,7 @@ use amalgam_owner::extract::extract;
 use amalgam_owner::key::SecretKey;
 use amalgam_owner::model_dir::{read_model_dir, write_model_dir};
 use amalgam_owner::setup::OwnerSetup;
+use amalgam_owner::source::SampleSource;
 use anyhow::Result;
 use serde::Serialize;
 
@@ -88,7 +89,7 @@ struct JobOutcome {
 
 /// Augments, trains in the cloud's role, extracts, trains the baseline and evaluates both,
 /// inside the run directory `dir`.
-fn run_job<S: Augmentable>(
+fn run_job<S: Augmentable + SampleSource>(
     dataset: &Dataset<S>,
     opts: &AugmentOptions,
     dir: &Path,

@@ -11,6 +11,7 @@ use amalgam_owner::data::Dataset;
 use amalgam_owner::extract::extract;
 use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::setup::{OwnerSetup, TrainSettings};
+use amalgam_owner::source::SampleSource;
 use indicatif::ProgressBar;
 
 /// Asserts that two sets of weights have the same names, shapes and bits.
@@ -44,7 +45,7 @@ pub fn assert_bitwise(name: &str, a: &Weights, b: &Weights) {
 /// baseline, and asserts that the extracted weights (and eval-mode logits on the test set)
 /// equal the plain ones bit for bit, that training changed every tensor, and that a decoy's
 /// weights differ (so the comparison can fail).
-pub fn check_exactness_on<S: Augmentable>(
+pub fn check_exactness_on<S: Augmentable + SampleSource>(
     dataset: &Dataset<S>,
     architecture: Architecture,
     train: TrainSettings,

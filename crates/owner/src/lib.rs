@@ -14,3 +14,4 @@ pub mod key;
 pub mod model_dir;
 pub mod noise;
 pub mod setup;
+pub mod source;

@@ -10,8 +10,8 @@ use amalgam_core::training::{
 use amalgam_core::{Error, Result};
 use rand::RngCore;
 
-use crate::augment::Augmentable;
 use crate::data::Dataset;
+use crate::source::SampleSource;
 
 /// Training hyper-parameters chosen by the owner.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,16 +71,21 @@ impl OwnerSetup {
     ///
     /// # Errors
     /// [`amalgam_core::Error::Invalid`] if the model does not fit the data or a setting is
-    /// out of range.
-    pub fn new<S: Augmentable>(
+    /// out of range; the source's read errors.
+    pub fn new<S: SampleSource>(
         dataset: &Dataset<S>,
         architecture: Architecture,
         settings: &TrainSettings,
         seed: u64,
     ) -> Result<Self> {
-        let mut spec = ModelSpec::new(architecture, dataset.train.input(), dataset.classes())?;
+        let classes = [&dataset.train, &dataset.test]
+            .iter()
+            .flat_map(|s| s.all_labels().iter().max())
+            .max()
+            .map_or(0, |&m| m as usize + 1);
+        let mut spec = ModelSpec::new(architecture, dataset.train.sample_shape(), classes)?;
         if settings.normalize {
-            spec.normalization = Some(dataset.train.normalization().ok_or_else(|| {
+            spec.normalization = Some(dataset.train.normalization()?.ok_or_else(|| {
                 Error::invalid("normalisation applies to images only, not to text")
             })?);
             spec.validate()?;

@@ -56,8 +56,9 @@ impl ImageSet {
         }
     }
 
-    /// Per-channel mean and standard deviation over all samples and pixels.
-    pub fn channel_statistics(&self) -> (Vec<f32>, Vec<f32>) {
+    /// Per channel, the sum of all values and the sum of their squares (f64), over all samples
+    /// and pixels.
+    pub fn channel_sums(&self) -> Vec<(f64, f64)> {
         let pixels = self.shape.pixels();
         let mut sums = vec![(0.0f64, 0.0f64); self.shape.channels];
         for i in 0..self.len() {
@@ -68,13 +69,7 @@ impl ImageSet {
                 }
             }
         }
-        let n = (self.len() * pixels).max(1) as f64;
-        sums.iter()
-            .map(|(s, q)| {
-                let mean = s / n;
-                (mean as f32, (q / n - mean * mean).max(1e-12).sqrt() as f32)
-            })
-            .unzip()
+        sums
     }
 
     /// Gathers, per channel `c`, the positions `keep_indices[c]` of every sample's flattened

@@ -11,7 +11,7 @@ use std::path::Path;
 use amalgam_core::bundle::Bundle;
 use amalgam_core::data::{ImageSet, StoredSet, TokenSet};
 use amalgam_core::files::StagingDir;
-use amalgam_core::model::{Architecture, Normalization, SPEC_FORMAT_VERSION};
+use amalgam_core::model::{Architecture, SPEC_FORMAT_VERSION};
 use amalgam_core::rng::{Stream, stream};
 use amalgam_core::tensors::ValuesView;
 use amalgam_core::{Error, Result};
@@ -25,17 +25,13 @@ use crate::data::Dataset;
 use crate::key::SecretKey;
 use crate::noise::{NoiseKind, NoiseLayout, augmented_shape};
 use crate::setup::{OwnerSetup, TrainSettings};
+use crate::source::SampleSource;
 
-/// A kind of original data set (images or token sequences) the augmenter handles.
+/// A kind of original data set in memory (images or token sequences) the augmenter handles.
 pub trait Augmentable: StoredSet + Sized {
-    /// The noise source, prepared once from the training split.
+    /// The noise source, prepared once from the training split
+    /// ([`SampleSource::noise_source`]).
     type Noise: Sync;
-
-    /// The noise source of `kind` for this training split.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] if `kind` does not apply to this kind of data.
-    fn noise_source(train: &Self, kind: NoiseKind) -> Result<Self::Noise>;
 
     /// The set augmented with `layout` ([`augment_images`] or [`augment_tokens`]).
     fn augmented(
@@ -46,9 +42,10 @@ pub trait Augmentable: StoredSet + Sized {
         first_index: u64,
     ) -> Self;
 
-    /// Per-channel mean and standard deviation for the optional normalisation layer; `None`
-    /// where the data has no channels to normalise (text).
-    fn normalization(&self) -> Option<Normalization>;
+    /// Per channel, the sum and the sum of squares of the values, and the number of values
+    /// per channel, for the optional normalisation layer; `None` where the data has no
+    /// channels to normalise (text).
+    fn channel_totals(&self) -> Option<(Vec<(f64, f64)>, usize)>;
 
     /// The samples `range` (a copy).
     fn chunk(&self, range: Range<usize>) -> Self;
@@ -58,17 +55,21 @@ pub trait Augmentable: StoredSet + Sized {
 /// samples, not the whole augmented set. [`NoiseKind::Resample`] draws from the chunk.
 pub const CHUNK_SAMPLES: usize = 4096;
 
+/// `kind`, if it applies to images.
+///
+/// # Errors
+/// [`Error::Invalid`] for [`NoiseKind::Unigram`].
+pub fn image_noise(kind: NoiseKind) -> Result<NoiseKind> {
+    match kind {
+        NoiseKind::Unigram => Err(Error::invalid(
+            "unigram noise is for text; images take uniform, gaussian or resample noise",
+        )),
+        kind => Ok(kind),
+    }
+}
+
 impl Augmentable for ImageSet {
     type Noise = NoiseKind;
-
-    fn noise_source(_: &Self, kind: NoiseKind) -> Result<NoiseKind> {
-        match kind {
-            NoiseKind::Unigram => Err(Error::invalid(
-                "unigram noise is for text; images take uniform, gaussian or resample noise",
-            )),
-            kind => Ok(kind),
-        }
-    }
 
     fn augmented(
         &self,
@@ -80,9 +81,8 @@ impl Augmentable for ImageSet {
         augment_images(self, layout, *noise, key_seed, first)
     }
 
-    fn normalization(&self) -> Option<Normalization> {
-        let (mean, std) = self.channel_statistics();
-        Some(Normalization { mean, std })
+    fn channel_totals(&self) -> Option<(Vec<(f64, f64)>, usize)> {
+        Some((self.channel_sums(), self.labels.len() * self.shape.pixels()))
     }
 
     fn chunk(&self, range: Range<usize>) -> Self {
@@ -98,10 +98,6 @@ impl Augmentable for ImageSet {
 impl Augmentable for TokenSet {
     type Noise = TokenNoise;
 
-    fn noise_source(train: &Self, kind: NoiseKind) -> Result<TokenNoise> {
-        TokenNoise::new(kind, train)
-    }
-
     fn augmented(
         &self,
         layout: &NoiseLayout,
@@ -112,7 +108,7 @@ impl Augmentable for TokenSet {
         augment_tokens(self, layout, noise, key_seed, first)
     }
 
-    fn normalization(&self) -> Option<Normalization> {
+    fn channel_totals(&self) -> Option<(Vec<(f64, f64)>, usize)> {
         None
     }
 
@@ -153,7 +149,7 @@ pub struct AugmentOptions {
 /// # Errors
 /// [`Error::Invalid`] for out-of-range options; [`Error::File`] if `bundle_dir` exists and
 /// is not empty, `key_path` exists, or an output cannot be written.
-pub fn augment<S: Augmentable>(
+pub fn augment<S: SampleSource>(
     dataset: &Dataset<S>,
     options: &AugmentOptions,
     bundle_dir: &Path,
@@ -165,8 +161,8 @@ pub fn augment<S: Augmentable>(
             "already exists; refusing to overwrite a key (its bundle could no longer be extracted)",
         ));
     }
-    let augmented = augmented_shape(dataset.train.input(), options.amount)?;
-    let noise = S::noise_source(&dataset.train, options.noise)?;
+    let augmented = augmented_shape(dataset.train.sample_shape(), options.amount)?;
+    let noise = dataset.train.noise_source(options.noise)?;
     let setup = OwnerSetup::new(
         dataset,
         options.architecture.clone(),
@@ -176,7 +172,7 @@ pub fn augment<S: Augmentable>(
     let staging = StagingDir::new(bundle_dir)?;
 
     let layout = NoiseLayout::draw(
-        dataset.train.input(),
+        dataset.train.sample_shape(),
         augmented,
         &mut stream(options.key_seed, Stream::NoisePositions),
     );
@@ -193,19 +189,21 @@ pub fn augment<S: Augmentable>(
         &model.spec,
         &setup.train,
         &model.init,
-        [dataset.train.len(), dataset.test.len()],
+        [
+            dataset.train.all_labels().len(),
+            dataset.test.all_labels().len(),
+        ],
         |sink| {
             // Sample `i` of the test set has noise sub-stream `train.len() + i`.
             let mut first = 0;
             for set in [&dataset.train, &dataset.test] {
-                for start in (0..set.len()).step_by(CHUNK_SAMPLES) {
-                    let chunk = set.chunk(start..(start + CHUNK_SAMPLES).min(set.len()));
+                set.for_each_chunk(&mut |start, chunk| {
                     let augmented =
                         chunk.augmented(&layout, &noise, options.key_seed, (first + start) as u64);
-                    sink.write(augmented.samples_view().values)?;
-                }
-                sink.write(ValuesView::U8(set.labels()))?;
-                first += set.len();
+                    sink.write(augmented.samples_view().values)
+                })?;
+                sink.write(ValuesView::U8(set.all_labels()))?;
+                first += set.all_labels().len();
             }
             Ok(())
         },

@@ -5,16 +5,18 @@ mod cifar;
 mod embedded;
 mod folder;
 mod idx;
+mod idx_stream;
 mod text;
 mod text_table;
 mod vocabulary;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use amalgam_core::data::{ImageSet, LabelledSet};
 use amalgam_core::{Error, Result};
 
 pub use idx::{read_idx_images, read_idx_labels};
+pub use idx_stream::IdxImages;
 pub use text::{TEST_EVERY, TextDataset, TextOptions, load_text_dataset};
 pub use text_table::{TextColumns, TextRow, read_text_table};
 pub use vocabulary::{Vocabulary, VocabularyOptions};
@@ -94,21 +96,50 @@ pub fn load_dataset(dir: Option<&Path>, image_side: usize) -> Result<Dataset> {
             folder::read_image_folder(&test_dir, &classes, image_side)?,
         )
     } else {
-        let path = |name: &str| {
-            let gz = dir.join(format!("{name}.gz"));
-            if gz.exists() { gz } else { dir.join(name) }
-        };
-        let [train_images, train_labels, test_images, test_labels] = IDX_FILES.map(path);
-        if !train_images.exists() {
+        let Some([train_images, train_labels, test_images, test_labels]) = idx_files(dir) else {
             return Err(Error::file(
                 dir,
                 "holds no data set: expected CIFAR binary batches, IDX files, or train/ and test/ image folders",
             ));
-        }
+        };
         (
             idx::read_idx_set(&train_images, &train_labels)?,
             idx::read_idx_set(&test_images, &test_labels)?,
         )
     };
     Ok(Dataset { name, train, test })
+}
+
+/// The four IDX files in `dir` (each `.gz` if that exists), if it holds a training image
+/// file and none of the formats [`load_dataset`] tries first.
+fn idx_files(dir: &Path) -> Option<[PathBuf; 4]> {
+    if ["data_batch_1.bin", "train.bin", "train"]
+        .iter()
+        .any(|name| dir.join(name).exists())
+    {
+        return None;
+    }
+    let path = |name: &str| {
+        let gz = dir.join(format!("{name}.gz"));
+        if gz.exists() { gz } else { dir.join(name) }
+    };
+    let files = IDX_FILES.map(path);
+    files[0].exists().then_some(files)
+}
+
+/// The IDX data set in `dir` opened for streaming ([`IdxImages`]: labels read, images read
+/// chunk by chunk when visited), or `None` if [`load_dataset`] would not read `dir` as IDX
+/// files.
+///
+/// # Errors
+/// As [`IdxImages::open`].
+pub fn open_idx_dataset(dir: &Path) -> Result<Option<Dataset<IdxImages>>> {
+    let Some([train_images, train_labels, test_images, test_labels]) = idx_files(dir) else {
+        return Ok(None);
+    };
+    Ok(Some(Dataset {
+        name: dir.display().to_string(),
+        train: IdxImages::open(&train_images, &train_labels)?,
+        test: IdxImages::open(&test_images, &test_labels)?,
+    }))
 }
