@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates BENCHMARKS.md: amalgam's measurements, PyTorch's (when bench/install_torch.sh has
 # made bench/.venv), and the memory of a streaming `amalgam augment`. Run on an idle machine;
-# takes about 15 minutes on 2 cores. RAYON_NUM_THREADS (default 2) sets the threads of both.
+# takes about 12 minutes on 2 cores and 5 GB of temporary disk. RAYON_NUM_THREADS (default 2) sets the threads of both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS="${RAYON_NUM_THREADS:-2}"
@@ -14,6 +14,8 @@ if [ -x bench/.venv/bin/python ]; then
         --threads "$RAYON_NUM_THREADS"
     extra+=(--pytorch bench/results/pytorch.json)
 fi
+bash bench/memory.sh
+extra+=(--memory bench/results/memory.json)
 machine="$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory, $(uname -sr), $(rustc --version), $(date -u +%F)"
 target/release/amalgam-bench report --amalgam bench/results/amalgam.json "${extra[@]}" \
     --machine "$machine" --out BENCHMARKS.md

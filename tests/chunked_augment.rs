@@ -58,7 +58,10 @@ fn streamed_idx_files_give_the_same_bundle_as_the_set_in_memory() {
     let streamed = open_idx_dataset(data.path()).unwrap().expect("IDX files");
     let key_b = augment(&streamed, &options, &bundle("b"), &bundle("b.json")).unwrap();
 
-    assert_eq!(key_a, key_b, "same fingerprint, hence same spec, weights and config");
+    assert_eq!(
+        key_a, key_b,
+        "same fingerprint, hence same spec, weights and config"
+    );
     assert!(key_a.original.normalization.is_some());
     let data_file = |dir: &str| std::fs::read(bundle(dir).join(DATA_FILE)).unwrap();
     assert!(data_file("a") == data_file("b"), "same augmented data");

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 
 use crate::augmentation::AugmentationRow;
-use crate::training::{Model, StepTime};
+use crate::training::{Model, Setting, StepTime};
 
 #[derive(Parser)]
 #[command(name = "amalgam-bench", about)]
@@ -37,6 +37,16 @@ enum Command {
         /// Only the augmentation table (for quick iterations on the augmenter).
         #[arg(long)]
         augmentation_only: bool,
+    },
+    /// Writes a generated IDX data set (raw files, 28x28 random pixels, labels `i % 10`): the
+    /// input of the memory measurement.
+    WriteIdx {
+        /// Output directory (created).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Training samples; the test set has a tenth as many.
+        #[arg(long)]
+        samples: usize,
     },
     /// Writes BENCHMARKS.md from the measurements.
     Report {
@@ -85,42 +95,29 @@ fn measure(quick: bool, augmentation_only: bool) -> Measurements {
             augmentation.push(augmentation::measure(shape, samples, amount, reps));
         }
     }
-    let reps = if quick { 1 } else { 3 };
-    let mut steps = Vec::new();
-    for model in [Model::Lenet, Model::Resnet20]
-        .into_iter()
-        .filter(|_| !augmentation_only)
-    {
-        for batch in [64, 128] {
-            eprintln!("steps: {model:?} batch {batch}");
-            steps.push(training::measure(model, batch, None, 0, reps, quick));
-            for amount in [0.25, 1.0] {
-                steps.push(training::measure(
-                    model,
-                    batch,
-                    Some(amount),
-                    0,
-                    reps,
-                    quick,
-                ));
+    let mut settings = Vec::new();
+    if !augmentation_only {
+        let setting = |model, batch, amount, decoys| Setting {
+            model,
+            batch,
+            amount,
+            decoys,
+        };
+        for model in [Model::Lenet, Model::Resnet20] {
+            for batch in [64, 128] {
+                settings.push(setting(model, batch, None, 0));
+                for amount in [0.25, 1.0] {
+                    settings.push(setting(model, batch, Some(amount), 0));
+                }
+            }
+            for decoys in [1, 3] {
+                settings.push(setting(model, 64, Some(0.25), decoys));
             }
         }
-        for decoys in [1, 3] {
-            eprintln!("steps: {model:?} with {decoys} decoys");
-            steps.push(training::measure(
-                model,
-                64,
-                Some(0.25),
-                decoys,
-                reps,
-                quick,
-            ));
-        }
+        settings.push(setting(Model::Mlp, 64, None, 0));
     }
-    if !augmentation_only {
-        eprintln!("steps: MLP");
-        steps.push(training::measure(Model::Mlp, 64, None, 0, reps, quick));
-    }
+    eprintln!("training steps: {} settings, interleaved", settings.len());
+    let steps = training::measure(&settings, if quick { 1 } else { 5 }, quick);
     Measurements {
         threads: rayon::current_num_threads(),
         augmentation,
@@ -135,6 +132,7 @@ fn main() -> Result<()> {
             quick,
             augmentation_only,
         } => write_json(&out, &measure(quick, augmentation_only))?,
+        Command::WriteIdx { dir, samples } => synthetic::write_idx(&dir, samples)?,
         Command::Report {
             amalgam,
             pytorch,

@@ -137,9 +137,10 @@ fn step_table(s: &mut String, m: &Measurements) {
     let _ = writeln!(
         s,
         "Seconds per training step (batch assembly, forward, backward, Adam update) on \
-         synthetic 1x28x28 data. \"Filter only\" is the augmented network with no decoy: the \
-         real branch behind its input filter, on the augmented data. Ratios are against the \
-         plain model on the original data.\n"
+         synthetic 1x28x28 data, the median of 5 runs with all settings interleaved. \"Filter \
+         only\" is the augmented network with no decoy: the real branch behind its input \
+         filter, on the augmented data. Ratios are against the plain model on the original \
+         data.\n"
     );
     let _ = writeln!(
         s,

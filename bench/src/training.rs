@@ -87,16 +87,50 @@ fn seconds_per_step<M: BranchedClassifier>(
     done.log[1].seconds / steps as f64
 }
 
-/// Measures `model` at `batch`: plain, or augmented by `amount` with `decoys` decoys; the
-/// median of `reps` runs.
-pub fn measure(
-    model: Model,
-    batch: usize,
-    amount: Option<f64>,
-    decoys: usize,
-    reps: usize,
-    quick: bool,
-) -> StepTime {
+/// A setting of table 2 or 3: `model` at `batch`, plain (`amount` `None`) or augmented by
+/// `amount` with `decoys` clone decoys.
+#[derive(Clone, Copy, Debug)]
+pub struct Setting {
+    /// The model.
+    pub model: Model,
+    /// Samples per batch.
+    pub batch: usize,
+    /// Augmentation amount, or `None` for the plain model.
+    pub amount: Option<f64>,
+    /// Decoy sub-networks.
+    pub decoys: usize,
+}
+
+/// Measures `settings` `reps` times each, interleaved (setting 1, 2, ..., 1, 2, ...) so that
+/// slow drifts of the machine hit all of them alike; the median of each.
+pub fn measure(settings: &[Setting], reps: usize, quick: bool) -> Vec<StepTime> {
+    let mut times = vec![Vec::new(); settings.len()];
+    for _ in 0..reps.max(1) {
+        for (setting, times) in settings.iter().zip(&mut times) {
+            times.push(measure_once(*setting, quick));
+        }
+    }
+    settings
+        .iter()
+        .zip(&mut times)
+        .map(|(s, times)| StepTime {
+            model: s.model,
+            batch: s.batch,
+            amount: s.amount,
+            decoys: s.decoys,
+            seconds_per_step: median(times),
+        })
+        .collect()
+}
+
+/// Seconds per step of one run of `setting`.
+fn measure_once(setting: Setting, quick: bool) -> f64 {
+    let Setting {
+        model,
+        batch,
+        amount,
+        decoys,
+    } = setting;
     let steps = model.steps(quick);
     let original = image_set(FASHION_MNIST, steps * batch);
     let dataset = Dataset {
@@ -111,26 +145,16 @@ pub fn measure(
     };
     let setup = OwnerSetup::new(&dataset, model.architecture(), &settings, 0)
         .expect("benchmark settings are valid");
-    let device = training_device();
-    let mut times: Vec<f64> = (0..reps.max(1))
-        .map(|_| match amount {
-            None => {
-                let classifier = Classifier::new(&setup.spec, &setup.init, &device)
-                    .expect("initial weights fit the spec");
-                seconds_per_step(classifier, &dataset.train, &setup, steps)
-            }
-            Some(a) => {
-                let (network, data) = augmented(&dataset.train, &setup, a, decoys);
-                seconds_per_step(network, &data, &setup, steps)
-            }
-        })
-        .collect();
-    StepTime {
-        model,
-        batch,
-        amount,
-        decoys,
-        seconds_per_step: median(&mut times),
+    match amount {
+        None => {
+            let classifier = Classifier::new(&setup.spec, &setup.init, &training_device())
+                .expect("initial weights fit the spec");
+            seconds_per_step(classifier, &dataset.train, &setup, steps)
+        }
+        Some(a) => {
+            let (network, data) = augmented(&dataset.train, &setup, a, decoys);
+            seconds_per_step(network, &data, &setup, steps)
+        }
     }
 }
 
