@@ -203,7 +203,7 @@ fn header(tensors: &[StreamTensor], metadata: &BTreeMap<String, String>) -> Vec<
         offset = end;
     }
     let mut header = serde_json::to_vec(&Value::Object(entries)).expect("a header always encodes");
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(b' ');
     }
     header

@@ -58,16 +58,6 @@ pub enum SampleSet {
     Tokens(TokenSet),
 }
 
-impl SampleSet {
-    /// The set, as the training loop and the evaluator take it.
-    pub fn as_labelled(&self) -> &dyn LabelledSet {
-        match self {
-            SampleSet::Images(set) => set,
-            SampleSet::Tokens(set) => set,
-        }
-    }
-}
-
 /// The labels of `indices` as a tensor `[B]` on `device`.
 fn label_tensor(labels: &[u8], indices: &[usize], device: &Device) -> Tensor<1, Int> {
     let values: Vec<i64> = indices.iter().map(|&i| i64::from(labels[i])).collect();

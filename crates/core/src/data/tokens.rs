@@ -63,21 +63,6 @@ impl TokenSet {
             labels: self.labels[..n].to_vec(),
         }
     }
-
-    /// Gathers the positions `keep_indices` (`shape.length` of them) of every sample into
-    /// samples of shape `shape`: the input filter on the host. Labels are copied.
-    pub fn gather(&self, keep_indices: &[u32], shape: TokenShape) -> TokenSet {
-        let mut tokens = Vec::with_capacity(self.len() * shape.length);
-        for i in 0..self.len() {
-            let sample = self.sample(i);
-            tokens.extend(keep_indices.iter().map(|&k| sample[k as usize]));
-        }
-        TokenSet {
-            shape,
-            tokens,
-            labels: self.labels.clone(),
-        }
-    }
 }
 
 impl LabelledSet for TokenSet {
@@ -128,7 +113,7 @@ mod tests {
     }
 
     #[test]
-    fn batches_and_filters_hold_the_chosen_tokens() {
+    fn batches_hold_the_chosen_tokens() {
         let set = TokenSet::new(shape(3), vec![1, 2, 3, 4, 5, 6], vec![0, 1]).unwrap();
         let (tokens, labels) = set.batch(&[1, 0], &crate::backend::inference_device());
         let ids: Vec<i64> = tokens.tokens().into_data().iter::<i64>().collect();
@@ -137,7 +122,6 @@ mod tests {
             labels.into_data().iter::<i64>().collect::<Vec<_>>(),
             vec![1, 0]
         );
-        assert_eq!(set.gather(&[0, 2], shape(2)).tokens, vec![1, 3, 4, 6]);
     }
 
     #[test]
