@@ -153,6 +153,8 @@ pub enum ScheduleChoice {
     Cosine,
     /// Multiply by --step-gamma every --step-every epochs.
     Step,
+    /// Cosine annealing to 0 over every batch of every epoch (anneals within an epoch too).
+    CosineBatches,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
@@ -222,7 +224,7 @@ pub struct TrainingArgs {
     /// Weight decay (L2 for sgd and adam, decoupled for adamw; the prototype used 5e-4).
     #[arg(long, default_value_t = 0.0)]
     pub weight_decay: f64,
-    /// Learning-rate schedule, stepped once per epoch.
+    /// Learning-rate schedule, stepped once per epoch (cosine-batches: once per batch).
     #[arg(long, value_enum, default_value = "constant")]
     pub schedule: ScheduleChoice,
     /// Epochs between decays of the step schedule.
@@ -261,6 +263,7 @@ impl TrainingArgs {
             schedule: match self.schedule {
                 ScheduleChoice::Constant => Schedule::Constant,
                 ScheduleChoice::Cosine => Schedule::Cosine,
+                ScheduleChoice::CosineBatches => Schedule::CosineBatches,
                 ScheduleChoice::Step => Schedule::Step {
                     every: self.step_every,
                     gamma: self.step_gamma,

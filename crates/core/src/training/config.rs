@@ -27,8 +27,8 @@ pub enum OptimizerKind {
     Adamw,
 }
 
-/// How the learning rate changes from epoch to epoch (one step per epoch, as the authors'
-/// prototype steps PyTorch's schedulers).
+/// How the learning rate changes: from epoch to epoch (one step per epoch, as the authors'
+/// prototype steps PyTorch's schedulers), or from batch to batch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Schedule {
@@ -44,6 +44,10 @@ pub enum Schedule {
         /// Decay factor in (0, 1].
         gamma: f64,
     },
+    /// Cosine annealing from the rate to 0 over every batch of every epoch (one step per
+    /// batch): also anneals within a single epoch.
+    #[serde(rename = "cosine-batches")]
+    CosineBatches,
 }
 
 /// How to train: everything the cloud needs besides the model and the data.
@@ -141,18 +145,37 @@ impl TrainConfig {
         }
     }
 
-    /// The learning rate of every epoch, from burn's schedulers.
-    pub fn epoch_learning_rates(&self) -> Vec<f64> {
+    /// The learning rate of every batch of every epoch (`epochs * batches` of them, epoch
+    /// after epoch), from burn's schedulers.
+    pub fn learning_rates(&self, batches: usize) -> Vec<f64> {
         let lr = self.learning_rate;
-        let scheduler = match self.schedule {
-            Schedule::Constant => return vec![lr; self.epochs],
-            Schedule::Cosine => CosineAnnealingLrSchedulerConfig::new(lr, self.epochs).init(),
-            Schedule::Step { every, gamma } => StepLrSchedulerConfig::new(lr, every)
-                .with_gamma(gamma)
-                .init(),
+        let (scheduler, per_epoch) = match self.schedule {
+            Schedule::Constant => return vec![lr; self.epochs * batches],
+            Schedule::Cosine => (
+                CosineAnnealingLrSchedulerConfig::new(lr, self.epochs).init(),
+                true,
+            ),
+            Schedule::Step { every, gamma } => (
+                StepLrSchedulerConfig::new(lr, every)
+                    .with_gamma(gamma)
+                    .init(),
+                true,
+            ),
+            Schedule::CosineBatches => (
+                CosineAnnealingLrSchedulerConfig::new(lr, (self.epochs * batches).max(1)).init(),
+                false,
+            ),
         };
         let mut scheduler = scheduler.expect("the config was validated");
-        (0..self.epochs).map(|_| scheduler.step().base()).collect()
+        if per_epoch {
+            (0..self.epochs)
+                .flat_map(|_| std::iter::repeat_n(scheduler.step().base(), batches))
+                .collect()
+        } else {
+            (0..self.epochs * batches)
+                .map(|_| scheduler.step().base())
+                .collect()
+        }
     }
 }
 
@@ -176,12 +199,28 @@ mod tests {
     }
 
     #[test]
+    fn cosine_batches_anneals_within_an_epoch() {
+        let rates = config(Schedule::CosineBatches, 1).learning_rates(5);
+        assert_eq!(rates.len(), 5);
+        assert_eq!(rates[0], 0.1);
+        assert!(rates.windows(2).all(|w| w[1] < w[0]), "{rates:?}");
+        let three = config(Schedule::CosineBatches, 3).learning_rates(5);
+        assert!(three.windows(2).all(|w| w[1] < w[0]), "{three:?}");
+    }
+
+    #[test]
     fn schedules_give_one_rate_per_epoch() {
         assert_eq!(
-            config(Schedule::Constant, 3).epoch_learning_rates(),
+            config(Schedule::Constant, 3).learning_rates(1),
             vec![0.1; 3]
         );
-        let cosine = config(Schedule::Cosine, 4).epoch_learning_rates();
+        let two_batches = config(Schedule::Cosine, 3).learning_rates(2);
+        assert_eq!(two_batches.len(), 6);
+        assert!(
+            two_batches.chunks(2).all(|e| e[0] == e[1]),
+            "{two_batches:?}"
+        );
+        let cosine = config(Schedule::Cosine, 4).learning_rates(1);
         assert_eq!(cosine[0], 0.1);
         assert!(cosine.windows(2).all(|w| w[1] < w[0]), "{cosine:?}");
         let step = config(
@@ -191,7 +230,7 @@ mod tests {
             },
             5,
         )
-        .epoch_learning_rates();
+        .learning_rates(1);
         let expected = [0.1, 0.1, 0.05, 0.05, 0.025];
         assert!(
             step.iter()

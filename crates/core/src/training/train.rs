@@ -112,17 +112,16 @@ pub fn train<M: BranchedClassifier, E>(
         log: mut logs,
     } = state;
     let (first, last) = (logs.len(), stop_after.min(config.epochs));
-    let learning_rates = config.epoch_learning_rates();
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let branches = model.branch_count();
     let batches = data.len().div_ceil(config.batch_size);
+    let learning_rates = config.learning_rates(batches);
     progress.set_length((last.saturating_sub(first) * batches) as u64);
     for epoch in first..last {
         let start = Instant::now();
         let mut loss_sums = vec![0.0f64; branches];
-        for batch in
-            batch_order(data.len(), config.batch_order_seed, epoch).chunks(config.batch_size)
-        {
+        let order = batch_order(data.len(), config.batch_order_seed, epoch);
+        for (step, batch) in order.chunks(config.batch_size).enumerate() {
             let (input, labels) = data.batch(batch, device);
             let transform = config
                 .crop_flip
@@ -142,7 +141,7 @@ pub fn train<M: BranchedClassifier, E>(
                 .reduce(|a, b| a + b)
                 .expect("a classifier has at least one branch");
             let grads = GradientsParams::from_grads(total.backward(), &model);
-            model = optimizer.step(learning_rates[epoch], model, grads);
+            model = optimizer.step(learning_rates[epoch * batches + step], model, grads);
             progress.inc(1);
         }
         let log = EpochLog {
