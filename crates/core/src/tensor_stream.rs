@@ -32,8 +32,7 @@ impl StreamDtype {
         }
     }
 
-    /// The safetensors name of the type.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             StreamDtype::F32 => "F32",
             StreamDtype::U8 => "U8",

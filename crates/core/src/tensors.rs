@@ -129,31 +129,18 @@ pub struct TensorFile {
 /// # Errors
 /// [`Error::File`] naming `path` if it cannot be written.
 pub fn write_tensor_file(path: &Path, file: &TensorFile) -> Result<()> {
-    let views = file.tensors.iter().map(|(n, t)| (n.clone(), t.as_view()));
-    write_tensors(path, views, &file.metadata)
-}
-
-/// Writes the borrowed `tensors` and `metadata` to `path` atomically, without copying the
-/// values.
-///
-/// # Errors
-/// [`Error::File`] naming `path` if it cannot be written.
-fn write_tensors<'a>(
-    path: &Path,
-    tensors: impl IntoIterator<Item = (String, TensorView<'a>)>,
-    metadata: &BTreeMap<String, String>,
-) -> Result<()> {
     let fail = |e: &dyn std::fmt::Display| Error::file(path, format!("cannot write: {e}"));
-    let tensors: Vec<(String, TensorView<'a>)> = tensors.into_iter().collect();
+    let tensors: Vec<(&String, TensorView<'_>)> =
+        file.tensors.iter().map(|(n, t)| (n, t.as_view())).collect();
     let views = tensors
         .iter()
         .map(|(name, t)| {
             safetensors::tensor::TensorView::new(t.dtype(), t.shape.clone(), t.bytes())
-                .map(|view| (name.clone(), view))
+                .map(|view| (name.to_string(), view))
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| fail(&e))?;
-    let metadata: HashMap<String, String> = metadata.clone().into_iter().collect();
+    let metadata: HashMap<String, String> = file.metadata.clone().into_iter().collect();
     create_atomic(path, PUBLIC_MODE, |_, tmp_path| {
         safetensors::serialize_to_file(views, Some(metadata), tmp_path).map_err(|e| e.to_string())
     })

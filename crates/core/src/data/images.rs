@@ -1,5 +1,7 @@
 //! Image data sets held in memory.
 
+use std::ops::Range;
+
 use burn::prelude::*;
 
 use super::{LabelledSet, StoredSet};
@@ -48,11 +50,16 @@ impl ImageSet {
 
     /// The first `n` samples (all of them if there are fewer).
     pub fn head(&self, n: usize) -> ImageSet {
-        let n = n.min(self.len());
+        self.range(0..n.min(self.len()))
+    }
+
+    /// The samples `range` (a copy).
+    pub fn range(&self, range: Range<usize>) -> ImageSet {
+        let n = self.shape.values();
         ImageSet {
             shape: self.shape,
-            images: self.images[..n * self.shape.values()].to_vec(),
-            labels: self.labels[..n].to_vec(),
+            images: self.images[range.start * n..range.end * n].to_vec(),
+            labels: self.labels[range].to_vec(),
         }
     }
 

@@ -49,13 +49,16 @@ impl MappedSet {
         &self.map[start..start + size]
     }
 
-    /// The bytes of the samples `indices`, one after the other.
-    fn gather_bytes(&self, indices: &[usize]) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(indices.len() * self.input.values() * 4);
-        for &i in indices {
-            bytes.extend_from_slice(self.sample_bytes(i));
+    /// The values of the samples `indices`, one after the other: one copy from the map into
+    /// an aligned vector (the map's offsets need not be aligned for `T`).
+    fn gather<T: bytemuck::Pod>(&self, indices: &[usize]) -> Vec<T> {
+        let mut values = vec![T::zeroed(); indices.len() * self.input.values()];
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut values);
+        let size = self.input.values() * 4;
+        for (out, &i) in bytes.chunks_exact_mut(size).zip(indices) {
+            out.copy_from_slice(self.sample_bytes(i));
         }
-        bytes
+        values
     }
 
     /// The whole set, copied into memory.
@@ -64,13 +67,14 @@ impl MappedSet {
     /// As [`ImageSet::new`] and [`TokenSet::new`] (a token id outside the vocabulary).
     pub fn to_memory(&self) -> Result<SampleSet> {
         let all: Vec<usize> = (0..self.len()).collect();
-        let bytes = self.gather_bytes(&all);
         let labels = self.labels.clone();
         match self.input {
-            InputShape::Image(s) => ImageSet::new(s, bytemuck::pod_collect_to_vec(&bytes), labels)
-                .map(SampleSet::Images),
-            InputShape::Tokens(s) => TokenSet::new(s, bytemuck::pod_collect_to_vec(&bytes), labels)
-                .map(SampleSet::Tokens),
+            InputShape::Image(s) => {
+                ImageSet::new(s, self.gather(&all), labels).map(SampleSet::Images)
+            }
+            InputShape::Tokens(s) => {
+                TokenSet::new(s, self.gather(&all), labels).map(SampleSet::Tokens)
+            }
         }
     }
 }
@@ -85,21 +89,21 @@ impl LabelledSet for MappedSet {
     }
 
     fn batch(&self, indices: &[usize], device: &Device) -> (InputBatch, Tensor<1, Int>) {
-        let bytes = self.gather_bytes(indices);
         let labels = super::label_tensor(&self.labels, indices, device);
         let input = match self.input {
             InputShape::Image(s) => {
                 let [c, h, w] = s.dims();
-                let values: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
+                let values: Vec<f32> = self.gather(indices);
                 InputBatch::Images(Tensor::from_data(
                     TensorData::new(values, [indices.len(), c, h, w]),
                     device,
                 ))
             }
             InputShape::Tokens(s) => {
-                let ids: Vec<i64> = bytes
-                    .chunks_exact(4)
-                    .map(|b| i64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+                let ids: Vec<i64> = self
+                    .gather::<u32>(indices)
+                    .into_iter()
+                    .map(i64::from)
                     .collect();
                 InputBatch::Tokens(Tensor::from_data(
                     TensorData::new(ids, [indices.len(), s.length]),

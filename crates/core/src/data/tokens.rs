@@ -1,5 +1,7 @@
 //! Token-sequence data sets held in memory.
 
+use std::ops::Range;
+
 use burn::prelude::*;
 
 use super::{LabelledSet, StoredSet};
@@ -56,11 +58,16 @@ impl TokenSet {
 
     /// The first `n` samples (all of them if there are fewer).
     pub fn head(&self, n: usize) -> TokenSet {
-        let n = n.min(self.len());
+        self.range(0..n.min(self.len()))
+    }
+
+    /// The samples `range` (a copy).
+    pub fn range(&self, range: Range<usize>) -> TokenSet {
+        let n = self.shape.length;
         TokenSet {
             shape: self.shape,
-            tokens: self.tokens[..n * self.shape.length].to_vec(),
-            labels: self.labels[..n].to_vec(),
+            tokens: self.tokens[range.start * n..range.end * n].to_vec(),
+            labels: self.labels[range].to_vec(),
         }
     }
 }

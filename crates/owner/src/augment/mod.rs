@@ -86,12 +86,7 @@ impl Augmentable for ImageSet {
     }
 
     fn chunk(&self, range: Range<usize>) -> Self {
-        let n = self.shape.values();
-        ImageSet {
-            shape: self.shape,
-            images: self.images[range.start * n..range.end * n].to_vec(),
-            labels: self.labels[range].to_vec(),
-        }
+        self.range(range)
     }
 }
 
@@ -113,12 +108,7 @@ impl Augmentable for TokenSet {
     }
 
     fn chunk(&self, range: Range<usize>) -> Self {
-        let n = self.shape.length;
-        TokenSet {
-            shape: self.shape,
-            tokens: self.tokens[range.start * n..range.end * n].to_vec(),
-            labels: self.labels[range].to_vec(),
-        }
+        self.range(range)
     }
 }
 

@@ -31,19 +31,6 @@ pub enum InputBatch {
 }
 
 impl InputBatch {
-    /// Number of samples `B`.
-    pub fn len(&self) -> usize {
-        match self {
-            InputBatch::Images(x) => x.dims()[0],
-            InputBatch::Tokens(x) => x.dims()[0],
-        }
-    }
-
-    /// True for an empty batch.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The images.
     ///
     /// # Panics
