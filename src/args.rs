@@ -182,6 +182,10 @@ pub enum NoiseChoice {
     Gaussian,
     /// Pixels resampled from the data at the corresponding location (quantised like the data).
     Resample,
+    /// Images: no noise at all: the sample interleaves K + 1 natural images, one per branch
+    /// (the decoys' from --decoy-data, or other images of the same class of the owner's
+    /// set). Needs H'W' >= (K + 1) HW: --amount 0.43 with one decoy, 1.0 with three.
+    Interleave,
     /// Text: tokens drawn from the training split's unigram distribution (looks like words).
     Unigram,
 }
@@ -192,6 +196,7 @@ impl From<NoiseChoice> for NoiseKind {
             NoiseChoice::Uniform => NoiseKind::Uniform,
             NoiseChoice::Gaussian => NoiseKind::Gaussian,
             NoiseChoice::Resample => NoiseKind::Resample,
+            NoiseChoice::Interleave => NoiseKind::Interleave,
             NoiseChoice::Unigram => NoiseKind::Unigram,
         }
     }
@@ -296,6 +301,11 @@ pub struct ObfuscationArgs {
     /// (the streams are independent either way).
     #[arg(long)]
     pub key_seed: Option<u64>,
+    /// With --noise interleave: the data set (a directory, as --data) whose images fill the
+    /// decoys' views, same shape and classes. Default: the owner's own set, which hides which
+    /// branch is real but shows only private images (see docs/PRIVACY.md).
+    #[arg(long, value_name = "DIR")]
+    pub decoy_data: Option<PathBuf>,
 }
 
 /// Everything the owner chooses for an obfuscated training job.
@@ -404,6 +414,19 @@ pub struct AuditArgs {
     /// Training (and test) samples the attacks use; 0 for all.
     #[arg(long, default_value_t = 2000)]
     pub samples: usize,
+    /// The attacker's own public data (a directory, as --data; none of the owner's samples):
+    /// it makes shadow bundles from it for the shadow-trained detectors, and matches the
+    /// branches' inputs against it. Without it, only the attacks that need nothing of the
+    /// attacker's own run.
+    #[arg(long, value_name = "DIR")]
+    pub attacker_data: Option<PathBuf>,
+    /// Shadow bundles the attacker makes (with --attacker-data).
+    #[arg(long, default_value_t = 4)]
+    pub shadows: u64,
+    /// The noise kind the attacker assumes for its shadow bundles (the bundle does not say;
+    /// the owner auditing its own bundle gives the true one for the worst case).
+    #[arg(long, value_enum, default_value = "uniform")]
+    pub shadow_noise: NoiseChoice,
 }
 
 #[derive(Args, Debug)]
@@ -420,6 +443,10 @@ pub struct AuditSweepArgs {
     /// attacks).
     #[arg(long, default_value_t = 0)]
     pub train_epochs: usize,
+    /// Shadow bundles the attacker makes per setting from its own slice of the data (0: no
+    /// shadow-trained attacks).
+    #[arg(long, default_value_t = 4)]
+    pub shadows: u64,
     /// Output JSON file with every setting's rates.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use amalgam_attack::{CloudView, run_attacks};
+use amalgam_attack::{CloudView, Knowledge, run_attacks};
 use amalgam_core::bundle::{Bundle, DATA_FILE, whole_sets};
 use amalgam_core::data::{ImageSet, LabelledSet};
 use amalgam_core::model::{Architecture, ModelSpec, SPEC_FORMAT_VERSION};
@@ -21,7 +21,7 @@ use common::{amalgam, arg, entries, stderr};
 /// Attacks the bundle in `dir/bundle`, then scores with `dir/key.json`.
 fn audit(dir: &Path) -> AuditReport {
     let view = CloudView::open(&dir.join("bundle"), None, None, 0).unwrap();
-    let attacks = run_attacks(&view);
+    let attacks = run_attacks(&view, &Knowledge::default());
     let key = SecretKey::read(&dir.join("key.json")).unwrap();
     score(&view, &attacks, &key).unwrap()
 }
@@ -117,11 +117,17 @@ fn control_without_noise_is_near_chance() {
         augmented.into(),
         &mut stream(9, Stream::NoisePositions),
     );
+    let decoy = NoiseLayout::draw(
+        original.into(),
+        augmented.into(),
+        &mut stream(10, Stream::NoisePositions),
+    );
     let model = augment_model(
+        augmented.into(),
         &setup.spec,
         &setup.init,
-        &layout,
-        1,
+        &layout.keep_indices,
+        vec![decoy.keep_indices],
         DecoyArchitecture::Clone,
         9,
     );

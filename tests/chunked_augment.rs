@@ -7,7 +7,8 @@ mod common;
 use amalgam_core::bundle::{Bundle, DATA_FILE};
 use amalgam_core::data::{LabelledSet, SampleSet};
 use amalgam_core::rng::{Stream, stream};
-use amalgam_owner::augment::{CHUNK_SAMPLES, augment, augment_images};
+use amalgam_owner::augment::{ImageNoise, augment, augment_images};
+use amalgam_owner::data::CHUNK_SAMPLES;
 use amalgam_owner::data::{load_dataset, open_idx_dataset};
 use amalgam_owner::noise::{NoiseLayout, augmented_shape};
 
@@ -32,11 +33,17 @@ fn chunked_bundle_data_equals_whole_set_augmentation() {
         &mut stream(options.key_seed, Stream::NoisePositions),
     );
     assert_eq!(layout.keep_indices, key.keep_indices);
-    let whole_train = augment_images(&dataset.train, &layout, options.noise, 13, 0);
+    let whole_train = augment_images(
+        &dataset.train,
+        &layout,
+        &ImageNoise::Values(options.noise),
+        13,
+        0,
+    );
     let whole_test = augment_images(
         &dataset.test,
         &layout,
-        options.noise,
+        &ImageNoise::Values(options.noise),
         13,
         dataset.train.len() as u64,
     );

@@ -10,6 +10,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use amalgam_core::model::Architecture;
 use amalgam_core::training::{OptimizerKind, Schedule};
 use amalgam_owner::data::{Dataset, load_dataset};
@@ -23,6 +25,7 @@ fn check_exactness(architecture: Architecture, train: TrainSettings, samples: us
         architecture,
         train,
         NoiseKind::Uniform,
+        None,
     );
 }
 
@@ -105,6 +108,7 @@ fn vgg11_bn_on_a_cifar_format_set_with_crop_flip_extracts_bitwise_equal_weights(
         Architecture::vgg11(),
         train,
         NoiseKind::Uniform,
+        None,
     );
 }
 
@@ -116,5 +120,19 @@ fn resnet20_on_a_cifar_format_set_with_crop_flip_extracts_bitwise_equal_weights(
         Architecture::resnet20(),
         prototype_recipe(0.05),
         NoiseKind::Uniform,
+        None,
+    );
+}
+
+#[test]
+fn lenet_with_interleaved_decoy_views_extracts_bitwise_equal_weights() {
+    // The decoys' views come from other images of the same class of the owner's set.
+    let dataset = common::fashion_subset(512, 64);
+    check_exactness_on(
+        &dataset,
+        Architecture::lenet(),
+        one_epoch(OptimizerKind::Adam),
+        NoiseKind::Interleave,
+        Some(Arc::new(dataset.clone())),
     );
 }

@@ -9,7 +9,7 @@ use amalgam_core::backend::inference_device;
 use amalgam_core::data::{ImageSet, LabelledSet, TokenSet};
 use amalgam_core::model::{ImageShape, InputShape, PAD_TOKEN, TokenShape};
 use amalgam_core::rng::{Stream, stream};
-use amalgam_owner::augment::{TokenNoise, augment_images, augment_tokens};
+use amalgam_owner::augment::{ImageNoise, TokenNoise, augment_images, augment_tokens};
 use amalgam_owner::noise::{NoiseKind, NoiseLayout, augmented_shape};
 use proptest::prelude::*;
 use rand::Rng;
@@ -35,7 +35,7 @@ proptest! {
         let augmented = augmented_shape(shape, amount).unwrap();
         let layout = NoiseLayout::draw(shape.into(), augmented, &mut stream(seed, Stream::NoisePositions));
         let noise = if gaussian { NoiseKind::Gaussian } else { NoiseKind::Uniform };
-        let out = augment_images(&set, &layout, noise, seed, 0);
+        let out = augment_images(&set, &layout, &ImageNoise::Values(noise), seed, 0);
         prop_assert_eq!(out.images.len(), samples * augmented.values());
         let noise_values = out.images.iter().filter(|v| (0.0..=1.0).contains(*v)).count();
         prop_assert_eq!(noise_values, samples * channels * (augmented.positions() - shape.pixels()));

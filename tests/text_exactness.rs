@@ -18,7 +18,7 @@ fn check_text_exactness(architecture: Architecture, noise: NoiseKind) {
         optimizer: OptimizerKind::Adam,
         ..TrainSettings::default()
     };
-    check_exactness_on(&dataset, architecture, train, noise);
+    check_exactness_on(&dataset, architecture, train, noise, None);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use amalgam_core::data::LabelledSet;
 use amalgam_core::model::ImageShape;
 use amalgam_core::rng::{Stream, stream};
-use amalgam_owner::augment::augment_images_into;
+use amalgam_owner::augment::{ImageNoise, augment_images_into};
 use amalgam_owner::noise::{NoiseKind, NoiseLayout, augmented_shape};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -51,8 +51,9 @@ pub fn measure(shape: ImageShape, samples: usize, amount: f64, reps: usize) -> A
     );
     let out_len = samples * augmented.values();
     let mut out = vec![0.0f32; out_len];
+    let noise = ImageNoise::Values(NoiseKind::Uniform);
     let augment_seconds = median_seconds(reps, || {
-        augment_images_into(&set, &layout, NoiseKind::Uniform, 3, 0, &mut out);
+        augment_images_into(&set, &layout, &noise, 3, 0, &mut out);
     });
     let source = vec![0.5f32; out_len];
     let memcpy_seconds = median_seconds(reps, || {

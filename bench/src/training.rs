@@ -7,9 +7,9 @@ use amalgam_cloud::AugmentedNetwork;
 use amalgam_core::backend::training_device;
 use amalgam_core::data::{ImageSet, LabelledSet};
 use amalgam_core::model::{Architecture, Classifier};
-use amalgam_core::rng::{Stream, stream};
+use amalgam_core::rng::{Stream, stream, substream};
 use amalgam_core::training::{BranchedClassifier, TrainState, train};
-use amalgam_owner::augment::{DecoyArchitecture, augment_images, augment_model};
+use amalgam_owner::augment::{DecoyArchitecture, ImageNoise, augment_images, augment_model};
 use amalgam_owner::data::Dataset;
 use amalgam_owner::noise::{NoiseKind, NoiseLayout, augmented_shape};
 use amalgam_owner::setup::{OwnerSetup, TrainSettings};
@@ -167,11 +167,22 @@ fn augmented(
 ) -> (AugmentedNetwork, ImageSet) {
     let shape = augmented_shape(train.shape, amount).expect("benchmark amounts are valid");
     let layout = NoiseLayout::draw(train.input(), shape, &mut stream(4, Stream::NoisePositions));
+    let decoy_keep_indices = (0..decoys as u64)
+        .map(|d| {
+            NoiseLayout::draw(
+                train.input(),
+                shape,
+                &mut substream(4, Stream::DecoyKeepIndices, d),
+            )
+            .keep_indices
+        })
+        .collect();
     let model = augment_model(
+        shape,
         &setup.spec,
         &setup.init,
-        &layout,
-        decoys,
+        &layout.keep_indices,
+        decoy_keep_indices,
         DecoyArchitecture::Clone,
         4,
     );
@@ -179,6 +190,12 @@ fn augmented(
         .expect("the augmenter's weights fit its spec");
     (
         network,
-        augment_images(train, &layout, NoiseKind::Uniform, 4, 0),
+        augment_images(
+            train,
+            &layout,
+            &ImageNoise::Values(NoiseKind::Uniform),
+            4,
+            0,
+        ),
     )
 }

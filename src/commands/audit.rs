@@ -2,29 +2,28 @@
 
 use std::path::Path;
 
-use amalgam_attack::{AttackResults, CloudView, run_attacks};
+use amalgam_attack::{AttackResults, CloudView, Knowledge, run_attacks};
 use amalgam_core::files::{StagingDir, check_new_dir, write_json};
 use amalgam_owner::audit::{AuditReport, score, write_grid};
+use amalgam_owner::data::{Dataset, load_dataset};
 use amalgam_owner::key::SecretKey;
 use anyhow::{Context, Result};
 
 use crate::args::AuditArgs;
+use crate::commands::shadow::{Attacker, public_settings};
 use crate::progress;
 
 /// Samples shown in the grid.
 const GRID_ROWS: usize = 8;
 
-/// Runs the attacks on the cloud's view (the key is not read until they are done), then
-/// scores them with the key at `key_path`.
-pub fn audit_bundle(
-    bundle: &Path,
-    trained: Option<&Path>,
-    log: Option<&Path>,
+/// Runs the attacks on the cloud's `view` with the attacker's `knowledge` (the key is not
+/// read until they are done), then scores them with the key at `key_path`.
+pub fn audit_view(
+    view: CloudView,
+    knowledge: &Knowledge,
     key_path: &Path,
-    samples: usize,
 ) -> Result<(CloudView, AttackResults, SecretKey, AuditReport)> {
-    let view = CloudView::open(bundle, trained, log, samples)?;
-    let attacks = run_attacks(&view);
+    let attacks = run_attacks(&view, knowledge);
     let key = SecretKey::read(key_path)?;
     let report = score(&view, &attacks, &key).with_context(|| key_path.display().to_string())?;
     Ok((view, attacks, key, report))
@@ -32,14 +31,46 @@ pub fn audit_bundle(
 
 pub fn run(args: AuditArgs) -> Result<()> {
     check_new_dir(&args.out)?;
-    let spinner = progress::step("attacking the bundle as the cloud (no key)");
-    let audited = audit_bundle(
+    let view = CloudView::open(
         &args.bundle,
         args.trained.as_deref(),
         args.log.as_deref(),
-        &args.key,
         args.samples,
-    );
+    )?;
+    let knowledge = match &args.attacker_data {
+        Some(dir) => {
+            let spinner = progress::step("making and learning from the attacker's shadow bundles");
+            let public = load_dataset(Some(dir), view.filtered_shape().height)?;
+            let limit = if args.samples == 0 {
+                usize::MAX
+            } else {
+                args.samples
+            };
+            let public = Dataset {
+                name: public.name,
+                train: public.train.head(limit),
+                test: public.test.head(limit / 4),
+            };
+            let attacker = Attacker {
+                public: &public,
+                shadows: args.shadows,
+                // The attacker trains its shadows as the target was trained, if it has the
+                // target's training outputs to compare with.
+                train_epochs: if args.trained.is_some() || args.log.is_some() {
+                    view.bundle.train.epochs
+                } else {
+                    0
+                },
+                samples: args.samples,
+            };
+            let knowledge = attacker.knowledge(&public_settings(&view, args.shadow_noise.into()));
+            spinner.finish_and_clear();
+            knowledge?
+        }
+        None => Knowledge::default(),
+    };
+    let spinner = progress::step("attacking the bundle as the cloud (no key)");
+    let audited = audit_view(view, &knowledge, &args.key);
     spinner.finish_and_clear();
     let (view, attacks, key, report) = audited?;
 
@@ -94,17 +125,40 @@ fn print_report(r: &AuditReport) {
         r.real_branch,
         1.0 / r.branches as f64
     );
-    println!("| branch | smoothness | total variation | final loss | test accuracy |");
-    println!("|--------|------------|-----------------|------------|---------------|");
+    let verdict = |v: Option<usize>| v.map_or("-".to_string(), |b| b.to_string());
+    println!(
+        "verdicts: smoothness {}, positions {}, repeats {}, architecture {}, loss {}, accuracy {}, public set {}, shadow-trained {}",
+        id.by_smoothness,
+        id.by_positions,
+        id.by_repeats,
+        verdict(id.by_architecture),
+        verdict(id.by_loss),
+        verdict(id.by_accuracy),
+        verdict(id.by_public_set),
+        verdict(id.by_shadow)
+    );
+    println!(
+        "| branch | smoothness | total variation | noise-likeness | default arch. | final loss | test accuracy | public distance |"
+    );
+    println!(
+        "|--------|------------|-----------------|----------------|---------------|------------|---------------|-----------------|"
+    );
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
     for e in &id.evidence {
         println!(
-            "| {:>6} | {:>10.4} | {:>15.4} | {:>10} | {:>13} |",
+            "| {:>6} | {:>10.4} | {:>15.4} | {:>14.4} | {:>13} | {:>10} | {:>13} | {:>15} |",
             e.branch,
             e.smoothness,
             e.total_variation,
+            e.noise_likeness,
+            if e.canonical_architecture {
+                "yes"
+            } else {
+                "no"
+            },
             opt(e.final_loss),
-            opt(e.test_accuracy)
+            opt(e.test_accuracy),
+            opt(e.public_distance)
         );
     }
     println!();

@@ -1,8 +1,13 @@
 //! `amalgam audit-sweep`: the audit over many keys and settings, for docs/PRIVACY.md.
 
+use std::sync::Arc;
+
+use amalgam_attack::{COMBINED, CloudView, SHADOW_TRAINED};
 use amalgam_cloud::{TrainOptions, train_bundle};
+use amalgam_core::data::{ImageSet, LabelledSet};
 use amalgam_core::files::write_json;
 use amalgam_core::model::Architecture;
+use amalgam_core::rng::{Stream, substream};
 use amalgam_core::training::OptimizerKind;
 use amalgam_owner::audit::AuditReport;
 use amalgam_owner::augment::{AugmentOptions, DecoyArchitecture, augment};
@@ -11,33 +16,102 @@ use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::setup::TrainSettings;
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
 use serde::Serialize;
 
 use crate::args::AuditSweepArgs;
-use crate::commands::audit::audit_bundle;
+use crate::commands::audit::audit_view;
 use crate::commands::original_data::{OriginalData, load};
+use crate::commands::shadow::Attacker;
 
-const NOISES: [NoiseKind; 3] = [NoiseKind::Uniform, NoiseKind::Gaussian, NoiseKind::Resample];
-const AMOUNTS: [f64; 2] = [0.25, 1.0];
-const DECOYS: [usize; 2] = [1, 3];
+/// Where an interleave setting's decoy views come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum DecoySource {
+    /// Not an interleave setting.
+    None,
+    /// Other images of the same class from the owner's own training set.
+    Own,
+    /// The owner's other data: a disjoint slice the attacker does not hold.
+    OwnerOther,
+    /// The attacker's public set (a public set the cloud holds too).
+    Public,
+}
+
+/// One construction of the sweep.
+#[derive(Clone, Copy, Debug, Serialize)]
+struct Setting {
+    noise: NoiseKind,
+    amount: f64,
+    decoys: usize,
+    decoy_architecture: DecoyArchitecture,
+    decoy_inputs: DecoySource,
+}
+
+/// The settings of docs/PRIVACY.md: the published kinds and `resample` at amounts 0.25 and
+/// 1.0 with 1 and 3 clone decoys, the default construction with family decoys, and
+/// `interleave` at the amounts its views fit (0.43 for K = 1, 1.0 for K = 3) with each source
+/// of decoy inputs.
+fn settings() -> Vec<Setting> {
+    let mut settings = Vec::new();
+    let setting = |noise, amount, decoys, decoy_architecture, decoy_inputs| Setting {
+        noise,
+        amount,
+        decoys,
+        decoy_architecture,
+        decoy_inputs,
+    };
+    for noise in [NoiseKind::Uniform, NoiseKind::Gaussian, NoiseKind::Resample] {
+        for amount in [0.25, 1.0] {
+            for decoys in [1, 3] {
+                settings.push(setting(
+                    noise,
+                    amount,
+                    decoys,
+                    DecoyArchitecture::Clone,
+                    DecoySource::None,
+                ));
+            }
+        }
+    }
+    settings.push(setting(
+        NoiseKind::Uniform,
+        0.25,
+        1,
+        DecoyArchitecture::Family,
+        DecoySource::None,
+    ));
+    for source in [
+        DecoySource::Own,
+        DecoySource::OwnerOther,
+        DecoySource::Public,
+    ] {
+        for (amount, decoys) in [(0.43, 1), (1.0, 3)] {
+            settings.push(setting(
+                NoiseKind::Interleave,
+                amount,
+                decoys,
+                DecoyArchitecture::Clone,
+                source,
+            ));
+        }
+    }
+    settings
+}
 
 /// One setting's results over all keys: means, and rates of correct identification.
 #[derive(Serialize, Debug)]
 struct SweepRow {
-    noise: NoiseKind,
-    amount: f64,
-    decoys: usize,
+    setting: Setting,
     keys: usize,
-    /// Mean AUC of the attacker's chosen statistic.
-    detection_auc: f64,
-    /// Mean AUC of each statistic.
+    /// Mean AUC of each statistic (the last one is the attacker's best: shadow-trained when it
+    /// has shadows).
     statistic_auc: Vec<(String, f64)>,
-    /// Mean fraction of real pixel positions found at the known count (attacker's choice).
+    /// Mean fraction of real pixel positions found at the known count (attacker's best).
     real_found: f64,
-    identification_rate: f64,
-    by_smoothness_rate: f64,
-    by_loss_rate: Option<f64>,
-    by_accuracy_rate: Option<f64>,
+    /// Rate of correct identification of each verdict (`None`: the verdict was not available;
+    /// a verdict that abstains counts as wrong).
+    identification: Vec<(String, Option<f64>)>,
     random_guess: f64,
     /// Mean (PSNR dB, SSIM) of the reconstructions: from the picked branch, by dropping the
     /// detected noise, by shrinking the flat sequence.
@@ -49,16 +123,59 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
     sum / n.max(1) as f64
 }
 
-fn rate(reports: &[AuditReport], pick: impl Fn(&AuditReport) -> Option<usize>) -> Option<f64> {
-    let picks: Option<Vec<bool>> = reports
+/// The rate at which `pick` names the real branch, over the reports where it gives a verdict
+/// or abstains (`None` if it is never available).
+fn rate(reports: &[AuditReport], pick: impl Fn(&AuditReport) -> Verdict) -> Option<f64> {
+    let outcomes: Vec<bool> = reports
         .iter()
-        .map(|r| pick(r).map(|p| p == r.real_branch))
+        .filter_map(|r| match pick(r) {
+            Verdict::Unavailable => None,
+            Verdict::Abstains => Some(false),
+            Verdict::Branch(b) => Some(b == r.real_branch),
+        })
         .collect();
-    picks.map(|p| mean(p.into_iter().map(|ok| f64::from(u8::from(ok)))))
+    (!outcomes.is_empty()).then(|| mean(outcomes.into_iter().map(|ok| f64::from(u8::from(ok)))))
+}
+
+/// A verdict of one identification attack on one bundle.
+enum Verdict {
+    /// The attack needs what the attacker lacked (a log, trained weights, public data).
+    Unavailable,
+    /// It ran and named no branch.
+    Abstains,
+    /// It named this branch.
+    Branch(usize),
+}
+
+fn optional(v: Option<usize>) -> Verdict {
+    v.map_or(Verdict::Unavailable, Verdict::Branch)
+}
+
+/// Every identification verdict of the audit, by name.
+fn verdicts() -> Vec<(&'static str, fn(&AuditReport) -> Verdict)> {
+    vec![
+        ("pick", |r| Verdict::Branch(r.identification.pick)),
+        ("smoothness", |r| {
+            Verdict::Branch(r.identification.by_smoothness)
+        }),
+        ("positions", |r| {
+            Verdict::Branch(r.identification.by_positions)
+        }),
+        ("repeats", |r| Verdict::Branch(r.identification.by_repeats)),
+        ("architecture", |r| {
+            r.identification
+                .by_architecture
+                .map_or(Verdict::Abstains, Verdict::Branch)
+        }),
+        ("loss", |r| optional(r.identification.by_loss)),
+        ("accuracy", |r| optional(r.identification.by_accuracy)),
+        ("public_set", |r| optional(r.identification.by_public_set)),
+        ("shadow", |r| optional(r.identification.by_shadow)),
+    ]
 }
 
 impl SweepRow {
-    fn new(noise: NoiseKind, amount: f64, decoys: usize, reports: &[AuditReport]) -> Self {
+    fn new(setting: Setting, reports: &[AuditReport]) -> Self {
         let first = &reports[0];
         let statistic_auc = first
             .detection
@@ -71,7 +188,7 @@ impl SweepRow {
                 )
             })
             .collect();
-        let chosen = first.detection.len() - 1;
+        let best = first.detection.len() - 1;
         let reconstruction = first
             .reconstruction
             .iter()
@@ -85,25 +202,96 @@ impl SweepRow {
             })
             .collect();
         SweepRow {
-            noise,
-            amount,
-            decoys,
+            setting,
             keys: reports.len(),
-            detection_auc: mean(reports.iter().map(|r| r.detection[chosen].auc)),
             statistic_auc,
             real_found: mean(
                 reports
                     .iter()
-                    .map(|r| r.detection[chosen].real_recovered_at_count),
+                    .map(|r| r.detection[best].real_recovered_at_count),
             ),
-            identification_rate: rate(reports, |r| Some(r.identification.pick)).unwrap_or(0.0),
-            by_smoothness_rate: rate(reports, |r| Some(r.identification.by_smoothness))
-                .unwrap_or(0.0),
-            by_loss_rate: rate(reports, |r| r.identification.by_loss),
-            by_accuracy_rate: rate(reports, |r| r.identification.by_accuracy),
-            random_guess: 1.0 / (decoys + 1) as f64,
+            identification: verdicts()
+                .into_iter()
+                .map(|(name, pick)| (name.to_string(), rate(reports, pick)))
+                .collect(),
+            random_guess: 1.0 / (setting.decoys + 1) as f64,
             reconstruction,
         }
+    }
+}
+
+/// The sweep's two disjoint regions of one data set: the owner's region, from which every
+/// key draws a fresh owner set and owner's other data (so that verdicts about the data
+/// itself are independent across keys), and the attacker's public set.
+struct Slices {
+    private: Dataset,
+    public: Dataset,
+    samples: usize,
+}
+
+impl Slices {
+    /// The owner's region: the first `3 * samples` training and `3 * samples / 8` test
+    /// samples; the attacker's: the last `2 * samples` training and `samples / 2` test ones.
+    fn cut(full: &Dataset, samples: usize) -> Result<Self> {
+        let (n, t) = (samples, samples / 8);
+        if full.train.len() < 5 * n || full.test.len() < 7 * t {
+            bail!(
+                "the audit sweep needs 5 x {n} training and 7 x {t} test samples (owner's region, attacker's public set); {} has {} and {}",
+                full.name,
+                full.train.len(),
+                full.test.len()
+            );
+        }
+        let (end, test_end) = (full.train.len(), full.test.len());
+        Ok(Self {
+            private: Dataset {
+                name: format!(
+                    "{} (training samples 0..{}, test samples 0..{})",
+                    full.name,
+                    3 * n,
+                    3 * t
+                ),
+                train: full.train.range(0..3 * n),
+                test: full.test.range(0..3 * t),
+            },
+            public: Dataset {
+                name: format!(
+                    "{} (training samples {}..{end}, test samples {}..{test_end})",
+                    full.name,
+                    end - 2 * n,
+                    test_end - 4 * t
+                ),
+                train: full.train.range(end - 2 * n..end),
+                test: full.test.range(test_end - 4 * t..test_end),
+            },
+            samples,
+        })
+    }
+
+    /// For `key`: the owner's set (`samples` training, `samples / 8` test samples) and the
+    /// owner's other data (twice as many), a random partition of the owner's region.
+    fn owner_sets(&self, key: u64) -> (Dataset, Dataset) {
+        let mut rng = substream(0, Stream::AuditSamples, key);
+        let mut split = |set: &ImageSet, n: usize| {
+            let mut order: Vec<usize> = (0..set.len()).collect();
+            order.shuffle(&mut rng);
+            (set.select(&order[..n]), set.select(&order[n..]))
+        };
+        let (train, other_train) = split(&self.private.train, self.samples);
+        let (test, other_test) = split(&self.private.test, self.samples / 8);
+        let name = |what: &str| format!("{what} drawn from {}", self.private.name);
+        (
+            Dataset {
+                name: name("owner's set"),
+                train,
+                test,
+            },
+            Dataset {
+                name: name("owner's other data"),
+                train: other_train,
+                test: other_test,
+            },
+        )
     }
 }
 
@@ -111,12 +299,15 @@ pub fn run(args: AuditSweepArgs) -> Result<()> {
     let OriginalData::Images(full) = load(&args.data)? else {
         bail!("the audit sweep covers images only (--task image)");
     };
-    let dataset = Dataset {
-        name: format!("{} (first {} samples)", full.name, args.samples),
-        train: full.train.head(args.samples),
-        test: full.test.head(args.samples / 4),
-    };
-    let total = (NOISES.len() * AMOUNTS.len() * DECOYS.len()) as u64 * args.keys;
+    let slices = Slices::cut(&full, args.samples)?;
+    let owner_sets: Vec<(Dataset, Arc<Dataset>)> = (0..args.keys)
+        .map(|key| {
+            let (owner, other) = slices.owner_sets(key);
+            (owner, Arc::new(other))
+        })
+        .collect();
+    let settings = settings();
+    let total = settings.len() as u64 * (args.keys + args.shadows);
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(
@@ -127,106 +318,149 @@ pub fn run(args: AuditSweepArgs) -> Result<()> {
     );
     bar.set_prefix("auditing");
     let mut rows = Vec::new();
-    for noise in NOISES {
-        for amount in AMOUNTS {
-            for decoys in DECOYS {
-                bar.set_message(format!("{noise:?} a={amount} K={decoys}"));
-                let mut reports = Vec::new();
-                for key_seed in 0..args.keys {
-                    let dir = tempfile::tempdir()?;
-                    let (bundle, key) = (dir.path().join("bundle"), dir.path().join("key.json"));
-                    let (trained, log) = (
-                        dir.path().join("trained.safetensors"),
-                        dir.path().join("log.jsonl"),
-                    );
-                    let options = AugmentOptions {
-                        architecture: Architecture::lenet(),
-                        amount,
-                        noise,
-                        decoys,
-                        decoy_architecture: DecoyArchitecture::Clone,
-                        seed: 0,
-                        key_seed,
-                        train: TrainSettings {
-                            epochs: args.train_epochs.max(1),
-                            batch_size: 32,
-                            learning_rate: 2e-3,
-                            optimizer: OptimizerKind::Adam,
-                            ..Default::default()
-                        },
-                    };
-                    augment(&dataset, &options, &bundle, &key)?;
-                    let trained_outputs = if args.train_epochs > 0 {
-                        train_bundle(
-                            &bundle,
-                            &trained,
-                            &log,
-                            &ProgressBar::hidden(),
-                            TrainOptions::default(),
-                        )?;
-                        Some((trained.as_path(), log.as_path()))
-                    } else {
-                        None
-                    };
-                    let (_, _, _, report) = audit_bundle(
-                        &bundle,
-                        trained_outputs.map(|t| t.0),
-                        trained_outputs.map(|t| t.1),
-                        &key,
-                        0,
-                    )?;
-                    reports.push(report);
-                    bar.inc(1);
-                }
-                rows.push(SweepRow::new(noise, amount, decoys, &reports));
-            }
+    for setting in settings {
+        bar.set_message(format!(
+            "{:?} a={} K={} {:?} decoys from {:?}",
+            setting.noise,
+            setting.amount,
+            setting.decoys,
+            setting.decoy_architecture,
+            setting.decoy_inputs
+        ));
+        let mut options = AugmentOptions {
+            architecture: Architecture::lenet(),
+            amount: setting.amount,
+            noise: setting.noise,
+            decoys: setting.decoys,
+            decoy_architecture: setting.decoy_architecture,
+            seed: 0,
+            key_seed: 0,
+            train: TrainSettings {
+                epochs: args.train_epochs.max(1),
+                batch_size: 32,
+                learning_rate: 2e-3,
+                optimizer: OptimizerKind::Adam,
+                ..Default::default()
+            },
+            decoy_inputs: None,
+        };
+        let attacker = Attacker {
+            public: &Dataset {
+                name: slices.public.name.clone(),
+                train: slices.public.train.head(args.samples),
+                test: slices.public.test.head(args.samples / 8),
+            },
+            shadows: args.shadows,
+            train_epochs: args.train_epochs,
+            samples: 0,
+        };
+        let mut knowledge = attacker.knowledge(&options)?;
+        // The matching attack compares with the attacker's whole public set.
+        knowledge.public = Some(slices.public.train.clone());
+        bar.inc(args.shadows);
+        let public = Arc::new(slices.public.clone());
+        let mut reports = Vec::new();
+        for (key_seed, (owner, other)) in (0..args.keys).zip(&owner_sets) {
+            options.decoy_inputs = match setting.decoy_inputs {
+                DecoySource::None => None,
+                DecoySource::Own => Some(Arc::new(owner.clone())),
+                DecoySource::OwnerOther => Some(Arc::clone(other)),
+                DecoySource::Public => Some(Arc::clone(&public)),
+            };
+            let dir = tempfile::tempdir()?;
+            let (bundle, key) = (dir.path().join("bundle"), dir.path().join("key.json"));
+            let (trained, log) = (
+                dir.path().join("trained.safetensors"),
+                dir.path().join("log.jsonl"),
+            );
+            augment(
+                owner,
+                &AugmentOptions {
+                    key_seed,
+                    ..options.clone()
+                },
+                &bundle,
+                &key,
+            )?;
+            let trained_outputs = if args.train_epochs > 0 {
+                train_bundle(
+                    &bundle,
+                    &trained,
+                    &log,
+                    &ProgressBar::hidden(),
+                    TrainOptions::default(),
+                )?;
+                Some((trained.as_path(), log.as_path()))
+            } else {
+                None
+            };
+            let view = CloudView::open(
+                &bundle,
+                trained_outputs.map(|t| t.0),
+                trained_outputs.map(|t| t.1),
+                0,
+            )?;
+            let (_, _, _, report) = audit_view(view, &knowledge, &key)?;
+            reports.push(report);
+            bar.inc(1);
         }
+        rows.push(SweepRow::new(setting, &reports));
     }
     bar.finish_and_clear();
-    print_table(&rows, &dataset, args.train_epochs);
+    print_table(&rows, &slices, args.train_epochs, args.shadows);
     if let Some(out) = &args.out {
         write_json(out, &rows)?;
     }
     Ok(())
 }
 
-fn print_table(rows: &[SweepRow], dataset: &Dataset, train_epochs: usize) {
+fn print_table(rows: &[SweepRow], slices: &Slices, train_epochs: usize, shadows: u64) {
     println!(
-        "Privacy audit of {} with LeNet bundles, {} keys per setting, {}",
-        dataset.name,
+        "Privacy audit of LeNet bundles, each key's owner set ({} training samples) drawn from {}, {} keys per setting, {}; attacker: {}, {shadows} shadow bundles per setting",
+        slices.samples,
+        slices.private.name,
         rows.first().map_or(0, |r| r.keys),
         if train_epochs > 0 {
             format!("{train_epochs} epoch(s) of cloud training per bundle")
         } else {
             "no training (data-only attacks)".to_string()
-        }
+        },
+        slices.public.name,
     );
     println!();
     println!(
-        "| noise | amount | K | detection AUC | off-grid AUC | neighbour-corr. AUC | real pixels found | identified (pick) | by smoothness | by loss | by accuracy | random | SSIM from branch | SSIM drop noise | SSIM flat shrink |"
+        "| noise | decoy inputs | decoys | amount | K | detection AUC (unsupervised) | detection AUC (shadow-trained) | real pixels found | identified (pick) | smoothness | positions | repeats | architecture | loss | accuracy | public set | shadow-trained | random | SSIM from branch | SSIM drop noise | SSIM flat shrink |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
     let auc = |r: &SweepRow, name: &str| {
         r.statistic_auc
             .iter()
             .find(|(n, _)| n == name)
-            .map_or(0.0, |(_, a)| *a)
+            .map_or("-".to_string(), |(_, a)| format!("{a:.3}"))
     };
+    let lower = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
     for r in rows {
+        let s = &r.setting;
+        let ids: Vec<String> = r.identification.iter().map(|(_, v)| opt(*v)).collect();
         println!(
-            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} | {:.2} | {} | {} | {:.2} | {:.3} | {:.3} | {:.3} |",
-            format!("{:?}", r.noise).to_lowercase(),
-            r.amount,
-            r.decoys,
-            r.detection_auc,
-            auc(r, "off_grid"),
-            auc(r, "neighbour_correlation"),
+            "| {} | {} | {} | {} | {} | {} | {} | {:.3} | {} | {:.2} | {:.3} | {:.3} | {:.3} |",
+            lower(&s.noise),
+            match s.decoy_inputs {
+                DecoySource::None => "-",
+                DecoySource::Own => "owner's set",
+                DecoySource::OwnerOther => "owner's other data",
+                DecoySource::Public => "public set",
+            },
+            lower(&s.decoy_architecture),
+            s.amount,
+            s.decoys,
+            auc(r, COMBINED),
+            auc(r, SHADOW_TRAINED),
             r.real_found,
-            r.identification_rate,
-            r.by_smoothness_rate,
-            opt(r.by_loss_rate),
-            opt(r.by_accuracy_rate),
+            ids.join(" | "),
             r.random_guess,
             r.reconstruction[0].2,
             r.reconstruction[1].2,

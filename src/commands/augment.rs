@@ -1,9 +1,12 @@
 //! `amalgam augment` (owner side).
 
-use amalgam_owner::augment::{AugmentOptions, augment};
-use amalgam_owner::data::{Dataset, open_idx_dataset};
+use std::sync::Arc;
+
+use amalgam_core::data::ImageSet;
+use amalgam_owner::augment::{AugmentOptions, Augmentable, augment};
+use amalgam_owner::data::{Dataset, SampleSource, load_dataset, open_idx_dataset};
 use amalgam_owner::key::SecretKey;
-use amalgam_owner::source::SampleSource;
+use amalgam_owner::noise::NoiseKind;
 use anyhow::Result;
 
 use crate::args::{AugmentArgs, JobArgs, NoiseChoice, Task};
@@ -26,11 +29,28 @@ pub fn options(job: &JobArgs) -> AugmentOptions {
         seed: training.seed,
         key_seed: obfuscation.key_seed.unwrap_or(training.seed),
         train: training.settings(),
+        decoy_inputs: None,
     }
 }
 
+/// `options` with the decoy inputs of `job` for images with interleave noise: the set of
+/// `--decoy-data`, or the owner's own `dataset`.
+pub fn with_decoy_inputs(
+    mut options: AugmentOptions,
+    job: &JobArgs,
+    dataset: &Dataset<ImageSet>,
+) -> Result<AugmentOptions> {
+    if options.noise == NoiseKind::Interleave {
+        options.decoy_inputs = Some(Arc::new(match &job.obfuscation.decoy_data {
+            Some(dir) => load_dataset(Some(dir), job.data.image_size)?,
+            None => dataset.clone(),
+        }));
+    }
+    Ok(options)
+}
+
 /// Augments `dataset` into the bundle and key of `args`, with a spinner.
-fn augment_into<S: SampleSource>(
+fn augment_into<S: SampleSource<Chunk: Augmentable>>(
     dataset: &Dataset<S>,
     options: &AugmentOptions,
     args: &AugmentArgs,
@@ -44,8 +64,11 @@ fn augment_into<S: SampleSource>(
 pub fn run(args: AugmentArgs) -> Result<()> {
     let options = options(&args.job);
     // IDX images are streamed from their files: memory does not grow with the data set.
+    // (Interleave noise draws decoy images at random, so it holds its decoy inputs in memory.)
     let streamed = match (args.job.data.task, args.job.data.data.as_deref()) {
-        (Task::Image, Some(dir)) => open_idx_dataset(dir)?,
+        (Task::Image, Some(dir)) if options.noise != NoiseKind::Interleave => {
+            open_idx_dataset(dir)?
+        }
         _ => None,
     };
     let (key, described) = match streamed {
@@ -61,7 +84,10 @@ pub fn run(args: AugmentArgs) -> Result<()> {
         None => {
             let data = load(&args.job.data)?;
             let key = match &data {
-                OriginalData::Images(dataset) => augment_into(dataset, &options, &args)?,
+                OriginalData::Images(dataset) => {
+                    let options = with_decoy_inputs(options.clone(), &args.job, dataset)?;
+                    augment_into(dataset, &options, &args)?
+                }
                 OriginalData::Text(text) => augment_into(&text.dataset, &options, &args)?,
             };
             (key, data.describe())

@@ -3,17 +3,16 @@
 use amalgam_core::files::check_new_dir;
 use amalgam_owner::augment::Augmentable;
 use amalgam_owner::baseline::train_baseline;
-use amalgam_owner::data::Dataset;
+use amalgam_owner::data::{Dataset, SampleSource};
 use amalgam_owner::model_dir::write_model_dir;
 use amalgam_owner::setup::OwnerSetup;
-use amalgam_owner::source::SampleSource;
 use anyhow::Result;
 
 use crate::args::BaselineArgs;
 use crate::commands::original_data::{OriginalData, load};
 use crate::progress;
 
-fn train_into<S: Augmentable + SampleSource>(
+fn train_into<S: Augmentable + SampleSource<Chunk: Augmentable>>(
     dataset: &Dataset<S>,
     args: &BaselineArgs,
 ) -> Result<f64> {

@@ -8,4 +8,5 @@ pub mod eval;
 pub mod extract;
 pub mod original_data;
 pub mod run;
+pub mod shadow;
 pub mod train;

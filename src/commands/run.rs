@@ -10,17 +10,16 @@ use amalgam_core::model::{WeightComparison, compare_weights};
 use amalgam_core::training::Evaluation;
 use amalgam_owner::augment::{AugmentOptions, Augmentable, augment};
 use amalgam_owner::baseline::train_baseline;
-use amalgam_owner::data::Dataset;
+use amalgam_owner::data::{Dataset, SampleSource};
 use amalgam_owner::extract::extract;
 use amalgam_owner::key::SecretKey;
 use amalgam_owner::model_dir::{read_model_dir, write_model_dir};
 use amalgam_owner::setup::OwnerSetup;
-use amalgam_owner::source::SampleSource;
 use anyhow::Result;
 use serde::Serialize;
 
 use crate::args::RunArgs;
-use crate::commands::augment::options;
+use crate::commands::augment::{options, with_decoy_inputs};
 use crate::commands::eval::evaluate_dir;
 use crate::commands::original_data::{OriginalData, load};
 use crate::progress;
@@ -89,7 +88,7 @@ struct JobOutcome {
 
 /// Augments, trains in the cloud's role, extracts, trains the baseline and evaluates both,
 /// inside the run directory `dir`.
-fn run_job<S: Augmentable + SampleSource>(
+fn run_job<S: Augmentable + SampleSource<Chunk: Augmentable>>(
     dataset: &Dataset<S>,
     opts: &AugmentOptions,
     dir: &Path,
@@ -157,7 +156,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     let opts = options(&args.job);
     eprintln!("data: {}", data.describe());
     let (outcome, name, train_samples) = match &data {
-        OriginalData::Images(d) => (run_job(d, &opts, &dir, &mut t)?, &d.name, d.train.len()),
+        OriginalData::Images(d) => {
+            let opts = with_decoy_inputs(opts.clone(), &args.job, d)?;
+            (run_job(d, &opts, &dir, &mut t)?, &d.name, d.train.len())
+        }
         OriginalData::Text(text) => {
             text.vocabulary.save(&dir.join("tokenizer.json"))?;
             let d = &text.dataset;

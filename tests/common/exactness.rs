@@ -1,17 +1,21 @@
 //! The exactness check shared by the image and text exactness tests.
 
+use std::sync::Arc;
+
 use amalgam_cloud::{TrainOptions, train_bundle};
 use amalgam_core::backend::inference_device;
 use amalgam_core::bundle::branch_weights;
+use amalgam_core::data::ImageSet;
 use amalgam_core::model::{Architecture, Classifier, Weights};
 use amalgam_core::tensors::read_tensor_file;
 use amalgam_owner::augment::{AugmentOptions, Augmentable, DecoyArchitecture, augment};
 use amalgam_owner::baseline::train_baseline;
 use amalgam_owner::data::Dataset;
+use amalgam_owner::data::SampleSource;
 use amalgam_owner::extract::extract;
 use amalgam_owner::noise::NoiseKind;
+use amalgam_owner::noise::interleave::fitting_amount;
 use amalgam_owner::setup::{OwnerSetup, TrainSettings};
-use amalgam_owner::source::SampleSource;
 use indicatif::ProgressBar;
 
 /// Asserts that two sets of weights have the same names, shapes and bits.
@@ -45,21 +49,30 @@ pub fn assert_bitwise(name: &str, a: &Weights, b: &Weights) {
 /// baseline, and asserts that the extracted weights (and eval-mode logits on the test set)
 /// equal the plain ones bit for bit, that training changed every tensor, and that a decoy's
 /// weights differ (so the comparison can fail).
-pub fn check_exactness_on<S: Augmentable + SampleSource>(
+///
+/// `decoy_inputs` go with [`NoiseKind::Interleave`], which gets the smallest amount its three
+/// views fit; the other kinds get amount 0.5.
+pub fn check_exactness_on<S: Augmentable + SampleSource<Chunk: Augmentable>>(
     dataset: &Dataset<S>,
     architecture: Architecture,
     train: TrainSettings,
     noise: NoiseKind,
+    decoy_inputs: Option<Arc<Dataset<ImageSet>>>,
 ) {
+    let amount = match noise {
+        NoiseKind::Interleave => fitting_amount(dataset.train.sample_shape(), 3).unwrap(),
+        _ => 0.5,
+    };
     let options = AugmentOptions {
         architecture,
-        amount: 0.5,
+        amount,
         noise,
         decoys: 2,
         decoy_architecture: DecoyArchitecture::Family,
         seed: 7,
         key_seed: 11,
         train,
+        decoy_inputs,
     };
     let dir = tempfile::tempdir().unwrap();
     let (bundle, key_path) = (dir.path().join("bundle"), dir.path().join("key.json"));

@@ -158,6 +158,7 @@ pub fn quick_options(
             optimizer: amalgam_core::training::OptimizerKind::Adam,
             ..Default::default()
         },
+        decoy_inputs: None,
     }
 }
 

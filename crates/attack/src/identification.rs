@@ -1,14 +1,21 @@
-//! Real-branch identification: which branch's input filter yields natural images, and, with
-//! the trained weights or the log, which branch learned best.
+//! Real-branch identification: which branch's input filter yields natural images, reads the
+//! least noise-like positions, has a published default architecture, or (with the trained
+//! weights or the log) learned best; with a public set, whose inputs are not public images;
+//! with shadow bundles, what a detector trained on them says.
 
 use amalgam_core::backend::inference_device;
 use amalgam_core::bundle::branch_weights;
 use amalgam_core::data::{ImageSet, LabelledSet};
-use amalgam_core::model::Classifier;
-use amalgam_core::training::evaluate;
+use amalgam_core::model::{Architecture, Classifier, Weights};
+use amalgam_core::tensors::Values;
+use amalgam_core::training::{EpochLog, evaluate};
+use std::collections::HashMap;
+
+use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::CloudView;
+use crate::position_stats::{PositionStats, normalised_ranks};
+use crate::{CloudView, NoiseScores, ShadowModels};
 
 /// What the attacker measured about one branch.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -21,10 +28,32 @@ pub struct BranchEvidence {
     /// Mean absolute difference of adjacent pixels of the filtered images (total variation
     /// per pixel pair).
     pub total_variation: f64,
+    /// Mean, over the positions the branch's filter reads, of the fraction of samples whose
+    /// value is not a multiple of 1/255.
+    pub off_grid: f64,
+    /// Mean rank (0 to 1) of the noise-likeness of the positions the filter reads, under the
+    /// attacker's best noise scores: the real branch reads the least noise-like positions.
+    pub noise_likeness: f64,
+    /// Fraction of the filtered training images that equal another image of the same view
+    /// exactly: real data rarely repeats, decoy inputs drawn with replacement do.
+    pub repeated_images: f64,
+    /// Whether the branch's architecture is one of amalgam's published defaults (LeNet 6/16
+    /// and 120/84, ResNet-20, GRU 64/64, ...): with `family` decoys, only the real branch is.
+    pub canonical_architecture: bool,
+    /// Number of weights of the branch's network.
+    pub parameters: usize,
+    /// Mean training loss of the branch in the first logged epoch.
+    pub first_loss: Option<f64>,
     /// Mean training loss of the branch in the last logged epoch.
     pub final_loss: Option<f64>,
     /// Accuracy of the trained branch on the bundle's (augmented, labelled) test set.
     pub test_accuracy: Option<f64>,
+    /// Relative change of the branch's weights in training, `|trained - init| / |init|`.
+    pub weight_change: Option<f64>,
+    /// Mean distance (root mean square per value) of the branch's filtered training images to
+    /// their nearest image in the attacker's public set: decoy inputs taken from a public set
+    /// the attacker also holds are at distance 0.
+    pub public_distance: Option<f64>,
 }
 
 /// The attacker's verdict.
@@ -34,12 +63,24 @@ pub struct Identification {
     pub evidence: Vec<BranchEvidence>,
     /// The smoothest branch.
     pub by_smoothness: usize,
+    /// The branch whose positions look least like noise.
+    pub by_positions: usize,
+    /// The branch whose inputs repeat least.
+    pub by_repeats: usize,
+    /// The first branch with a published default architecture, if any has one.
+    pub by_architecture: Option<usize>,
     /// The branch with the lowest final loss, with a log.
     pub by_loss: Option<usize>,
     /// The most accurate trained branch, with trained weights.
     pub by_accuracy: Option<usize>,
-    /// The attacker's pick: the majority of the available verdicts, ties going to the one
-    /// with the strongest evidence (accuracy, then loss, then smoothness).
+    /// The branch whose inputs are furthest from the attacker's public images, with a public
+    /// set.
+    pub by_public_set: Option<usize>,
+    /// The shadow-trained branch detector's verdict, with shadow bundles.
+    pub by_shadow: Option<usize>,
+    /// The attacker's pick: the shadow-trained verdict where there is one (it learned how far
+    /// to trust each piece of evidence); otherwise the majority of the other verdicts, ties
+    /// going to the strongest evidence (accuracy, loss, architecture, smoothness).
     pub pick: usize,
 }
 
@@ -88,12 +129,78 @@ fn argmax(values: impl Iterator<Item = f64>) -> usize {
         .map_or(0, |(i, _)| i)
 }
 
-/// Identifies the real branch from `view`.
-pub fn identify(view: &CloudView) -> Identification {
+/// amalgam's published default architectures: what a branch built by `amalgam augment`
+/// with the default model of its family looks like.
+fn published_defaults() -> [Architecture; 9] {
+    [
+        Architecture::default_mlp(),
+        Architecture::lenet(),
+        Architecture::resnet20(),
+        Architecture::resnet18(),
+        Architecture::vgg11(),
+        Architecture::bag(),
+        Architecture::text_cnn(),
+        Architecture::gru(),
+        Architecture::transformer(),
+    ]
+}
+
+/// Root mean square distance of each of `images`' samples to its nearest sample of `public`
+/// (same shape), averaged.
+fn nearest_distance(images: &ImageSet, public: &ImageSet) -> f64 {
+    let total: f64 = (0..images.len())
+        .into_par_iter()
+        .map(|i| {
+            let x = images.sample(i);
+            (0..public.len())
+                .map(|j| {
+                    x.iter()
+                        .zip(public.sample(j))
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f32>()
+                })
+                .fold(f32::INFINITY, f32::min)
+        })
+        .map(|d| (f64::from(d) / images.shape.values() as f64).sqrt())
+        .sum();
+    total / images.len().max(1) as f64
+}
+
+/// Fraction of the samples of `set` that equal another of its samples bit for bit.
+pub fn repeated_fraction(set: &ImageSet) -> f64 {
+    let mut seen: HashMap<Vec<u32>, usize> = HashMap::new();
+    for i in 0..set.len() {
+        let bits = set.sample(i).iter().map(|v| v.to_bits()).collect();
+        *seen.entry(bits).or_default() += 1;
+    }
+    let repeated: usize = seen.values().filter(|&&n| n > 1).sum();
+    repeated as f64 / set.len().max(1) as f64
+}
+
+/// Training samples compared with the public set per branch (the nearest-neighbour search
+/// costs samples x public images x pixels).
+const MATCHED_SAMPLES: usize = 512;
+
+/// The attacker's evidence about every branch of `view`: from the bundle, the position
+/// statistics `stats` and noise scores `scores` (higher: more noise-like), the training log
+/// and trained weights if the view has them, and the attacker's own `public` images (of the
+/// filtered shape), if any.
+pub fn branch_evidence(
+    view: &CloudView,
+    stats: &[PositionStats],
+    scores: &NoiseScores,
+    public: Option<&ImageSet>,
+) -> Vec<BranchEvidence> {
     let spec = &view.bundle.spec;
     let device = inference_device();
-    let evidence: Vec<BranchEvidence> = spec
-        .branches
+    let defaults = published_defaults();
+    let score_ranks: Vec<Vec<f64>> = scores
+        .scores
+        .iter()
+        .map(|c| normalised_ranks(&c.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()))
+        .collect();
+    let sample_count = view.train.len();
+    spec.branches
         .iter()
         .enumerate()
         .map(|(b, branch)| {
@@ -101,46 +208,98 @@ pub fn identify(view: &CloudView) -> Identification {
                 .train
                 .gather(&branch.keep_indices, view.filtered_shape());
             let (smoothness, total_variation) = smoothness(&filtered);
-            let final_loss = view
-                .log
-                .as_ref()
-                .and_then(|log| log.last())
-                .and_then(|epoch| epoch.branch_loss.get(b).copied());
-            let test_accuracy = view.trained.as_ref().map(|trained| {
-                let classifier =
-                    Classifier::new(&branch.network, &branch_weights(trained, b), &device)
-                        .expect("trained weights were checked against the spec");
+            let read = |values: &dyn Fn(usize, usize) -> f64| {
+                let (mut sum, mut n) = (0.0, 0usize);
+                for (c, keep) in branch.keep_indices.iter().enumerate() {
+                    for &k in keep {
+                        sum += values(c, k as usize);
+                        n += 1;
+                    }
+                }
+                sum / n.max(1) as f64
+            };
+            let losses = view.log.as_ref().map(|log| {
+                let loss = |e: Option<&EpochLog>| e.and_then(|e| e.branch_loss.get(b).copied());
+                (loss(log.first()), loss(log.last()))
+            });
+            let trained = view.trained.as_ref().map(|trained| {
+                let weights = branch_weights(trained, b);
+                let classifier = Classifier::new(&branch.network, &weights, &device)
+                    .expect("trained weights were checked against the spec");
                 let test = view
                     .test
                     .gather(&branch.keep_indices, view.filtered_shape());
-                evaluate(&classifier, &test, &device).accuracy
+                let accuracy = evaluate(&classifier, &test, &device).accuracy;
+                let init = branch_weights(&view.bundle.init, b);
+                (accuracy, relative_change(&init, &weights))
+            });
+            let public_distance = public.map(|public| {
+                nearest_distance(&filtered.head(MATCHED_SAMPLES.min(sample_count)), public)
             });
             BranchEvidence {
                 branch: b,
                 smoothness,
                 total_variation,
-                final_loss,
-                test_accuracy,
+                off_grid: read(&|c, k| stats[c].off_grid[k]),
+                repeated_images: repeated_fraction(&filtered),
+                noise_likeness: read(&|c, k| score_ranks[c][k]),
+                canonical_architecture: defaults.contains(&branch.network.architecture),
+                parameters: branch
+                    .network
+                    .parameters()
+                    .iter()
+                    .map(|p| p.shape.iter().product::<usize>())
+                    .sum(),
+                first_loss: losses.and_then(|l| l.0),
+                final_loss: losses.and_then(|l| l.1),
+                test_accuracy: trained.map(|t| t.0),
+                weight_change: trained.map(|t| t.1),
+                public_distance,
             }
         })
-        .collect();
+        .collect()
+}
+
+/// `|trained - init| / |init|` over all f32 tensors the two share.
+fn relative_change(init: &Weights, trained: &Weights) -> f64 {
+    let (mut change, mut norm) = (0.0f64, 0.0f64);
+    for (name, t) in trained {
+        if let (Values::F32(after), Some(Values::F32(before))) =
+            (&t.values, init.get(name).map(|i| &i.values))
+        {
+            for (a, b) in after.iter().zip(before) {
+                change += f64::from(a - b).powi(2);
+                norm += f64::from(*b).powi(2);
+            }
+        }
+    }
+    (change / norm.max(1e-12)).sqrt()
+}
+
+/// Identifies the real branch from the `evidence` about each branch, with the shadow-trained
+/// detector if the attacker has one.
+pub fn identify(evidence: Vec<BranchEvidence>, shadow: Option<&ShadowModels>) -> Identification {
     let by_smoothness = argmax(evidence.iter().map(|e| e.smoothness));
-    let by_loss = evidence
-        .iter()
-        .map(|e| e.final_loss.map(|l| -l))
-        .collect::<Option<Vec<f64>>>()
-        .map(|v| argmax(v.into_iter()));
-    let by_accuracy = evidence
-        .iter()
-        .map(|e| e.test_accuracy)
-        .collect::<Option<Vec<f64>>>()
-        .map(|v| argmax(v.into_iter()));
-    let verdicts: Vec<usize> = [by_accuracy, by_loss, Some(by_smoothness)]
+    let by_positions = argmax(evidence.iter().map(|e| -e.noise_likeness));
+    let by_repeats = argmax(evidence.iter().map(|e| -e.repeated_images));
+    let by_architecture = evidence.iter().position(|e| e.canonical_architecture);
+    let verdict = |value: &dyn Fn(&BranchEvidence) -> Option<f64>| {
+        evidence
+            .iter()
+            .map(value)
+            .collect::<Option<Vec<f64>>>()
+            .map(|v| argmax(v.into_iter()))
+    };
+    let by_loss = verdict(&|e| e.final_loss.map(|l| -l));
+    let by_accuracy = verdict(&|e| e.test_accuracy);
+    let by_public_set = verdict(&|e| e.public_distance);
+    let by_shadow = shadow.map(|s| s.pick_branch(&evidence));
+    let verdicts: Vec<usize> = [by_accuracy, by_loss, by_architecture, Some(by_smoothness)]
         .into_iter()
         .flatten()
         .collect();
     let votes = |b: usize| verdicts.iter().filter(|&&v| v == b).count();
-    let pick = verdicts
+    let majority = verdicts
         .iter()
         .copied()
         .max_by_key(|&b| {
@@ -153,8 +312,13 @@ pub fn identify(view: &CloudView) -> Identification {
     Identification {
         evidence,
         by_smoothness,
+        by_positions,
+        by_repeats,
+        by_architecture,
         by_loss,
         by_accuracy,
-        pick,
+        by_public_set,
+        by_shadow,
+        pick: by_shadow.unwrap_or(majority),
     }
 }

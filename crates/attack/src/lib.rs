@@ -2,21 +2,56 @@
 //!
 //! The attacks of the privacy audit, run from the cloud's point of view: they take a
 //! [`CloudView`] (the bundle, and optionally the trained weights and the training log) and
-//! nothing else. This crate depends on `amalgam-core` only, so it cannot read the key; the
-//! owner scores the results with the key afterwards (the owner crate's `audit` module).
+//! what the attacker knows on its own ([`Knowledge`]: public images, shadow bundles it made
+//! and keyed itself), and nothing else. This crate depends on `amalgam-core` only, so it
+//! cannot read the owner's key; the owner scores the results with the key afterwards (the
+//! owner crate's `audit` module).
 //!
 //! The attacks assume the design is public (Kerckhoffs): the attacker knows the published
-//! noise kinds and that noise positions are shared by all samples, but not the key.
+//! noise kinds, that noise positions are shared by all samples, and amalgam's defaults, and
+//! can run amalgam itself; it does not know the key.
 
 mod detection;
 mod identification;
+mod logistic;
+mod position_stats;
 mod reconstruction;
+mod shadow;
 mod view;
 
-pub use detection::{NoiseScores, noise_scores};
-pub use identification::{BranchEvidence, Identification, identify, smoothness};
+pub use detection::{COMBINED, NoiseScores, noise_scores};
+pub use identification::{
+    BranchEvidence, Identification, branch_evidence, identify, repeated_fraction, smoothness,
+};
+pub use logistic::Logistic;
+pub use position_stats::{PositionStats, normalised_ranks};
 pub use reconstruction::{Reconstructions, reconstruct};
+pub use shadow::{SHADOW_TRAINED, Shadow, ShadowModels, position_rows};
 pub use view::CloudView;
+
+use amalgam_core::data::ImageSet;
+
+/// What the attacker brings of its own.
+#[derive(Clone, Debug, Default)]
+pub struct Knowledge {
+    /// Public images of the filtered (original) shape, for the public-set matching attack.
+    pub public: Option<ImageSet>,
+    /// Detectors trained on the attacker's shadow bundles.
+    pub shadow: Option<ShadowModels>,
+}
+
+impl Knowledge {
+    /// Trains the shadow detectors on `shadows` (see [`ShadowModels::train`]), with the same
+    /// branch evidence the attack on the target uses.
+    pub fn with_shadows(public: Option<ImageSet>, shadows: &[Shadow]) -> Self {
+        let shadow = (!shadows.is_empty()).then(|| {
+            ShadowModels::train(shadows, |view, stats, scores| {
+                branch_evidence(view, stats, scores, public.as_ref())
+            })
+        });
+        Self { public, shadow }
+    }
+}
 
 /// Everything the attacks produce, before any scoring.
 #[derive(Clone, Debug)]
@@ -29,15 +64,20 @@ pub struct AttackResults {
     pub reconstructions: Reconstructions,
 }
 
-/// Runs every attack on `view`.
-pub fn run_attacks(view: &CloudView) -> AttackResults {
-    let scores = noise_scores(&view.train, view.noise_count());
-    let identification = identify(view);
-    let combined = scores
-        .iter()
-        .find(|s| s.statistic == detection::COMBINED)
+/// Runs every attack on `view` with the attacker's `knowledge`.
+pub fn run_attacks(view: &CloudView, knowledge: &Knowledge) -> AttackResults {
+    let stats = PositionStats::of_set(&view.train);
+    let mut scores = noise_scores(&stats, view.noise_count());
+    if let Some(shadow) = &knowledge.shadow {
+        scores.push(shadow.noise_scores(view, &stats));
+    }
+    // The attacker's best scores: the shadow-trained ones if it has them.
+    let best = scores
+        .last()
         .expect("the combined score is always computed");
-    let reconstructions = reconstruct(view, &identification, combined);
+    let evidence = branch_evidence(view, &stats, best, knowledge.public.as_ref());
+    let identification = identify(evidence, knowledge.shadow.as_ref());
+    let reconstructions = reconstruct(view, &identification, best);
     AttackResults {
         scores,
         identification,

@@ -31,6 +31,11 @@ pub enum Stream {
     CropFlip = 10,
     /// Architectures of the decoy sub-networks (sub-stream: decoy).
     DecoyArchitecture = 11,
+    /// Which decoy input fills each sample's decoy view with interleave noise (sub-stream:
+    /// decoy, then split).
+    DecoyInputs = 12,
+    /// Which samples the privacy audit's sweep gives the owner (sub-stream: key seed).
+    AuditSamples = 13,
 }
 
 /// The random stream `stream` of `seed`.

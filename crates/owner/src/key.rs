@@ -43,6 +43,23 @@ impl SecretKey {
         write_atomic_with_mode(path, &text, SECRET_MODE)
     }
 
+    /// Per channel, whether each position of the augmented grid is noise (not a keep index).
+    pub fn noise_mask(&self) -> Vec<Vec<bool>> {
+        let grid = self.augmented.positions();
+        self.keep_indices
+            .iter()
+            .map(|keep| {
+                let mut noise = vec![true; grid];
+                for &k in keep {
+                    if let Some(slot) = noise.get_mut(k as usize) {
+                        *slot = false;
+                    }
+                }
+                noise
+            })
+            .collect()
+    }
+
     /// Reads and checks a key.
     ///
     /// # Errors

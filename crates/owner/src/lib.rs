@@ -14,4 +14,3 @@ pub mod key;
 pub mod model_dir;
 pub mod noise;
 pub mod setup;
-pub mod source;

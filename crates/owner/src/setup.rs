@@ -10,8 +10,7 @@ use amalgam_core::training::{
 use amalgam_core::{Error, Result};
 use rand::RngCore;
 
-use crate::data::Dataset;
-use crate::source::SampleSource;
+use crate::data::{Dataset, SampleSource};
 
 /// Training hyper-parameters chosen by the owner.
 #[derive(Clone, Debug, PartialEq)]

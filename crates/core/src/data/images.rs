@@ -63,6 +63,22 @@ impl ImageSet {
         }
     }
 
+    /// The samples `indices`, in that order (a copy).
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    pub fn select(&self, indices: &[usize]) -> ImageSet {
+        let mut images = Vec::with_capacity(indices.len() * self.shape.values());
+        for &i in indices {
+            images.extend_from_slice(self.sample(i));
+        }
+        ImageSet {
+            shape: self.shape,
+            images,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+        }
+    }
+
     /// Per channel, the sum of all values and the sum of their squares (f64), over all samples
     /// and pixels.
     pub fn channel_sums(&self) -> Vec<(f64, f64)> {

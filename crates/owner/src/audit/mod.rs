@@ -71,16 +71,7 @@ pub fn score(view: &CloudView, attacks: &AttackResults, key: &SecretKey) -> Resu
             key.bundle_fingerprint
         )));
     }
-    let grid = key.augmented.positions();
-    let is_noise: Vec<bool> = key
-        .keep_indices
-        .iter()
-        .flat_map(|keep| {
-            let mut noise = vec![true; grid];
-            keep.iter().for_each(|&k| noise[k as usize] = false);
-            noise
-        })
-        .collect();
+    let is_noise: Vec<bool> = key.noise_mask().concat();
     let detection = attacks
         .scores
         .iter()

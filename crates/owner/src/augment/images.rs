@@ -1,5 +1,8 @@
 //! The dataset augmenter for images: scatters every sample's pixels to the keep indices of a
-//! larger grid and fills the noise positions with fresh noise.
+//! larger grid and fills the other positions: with fresh noise (the published kinds and
+//! `resample`), or with the decoy branches' own images (`interleave`).
+
+use std::sync::Arc;
 
 use amalgam_core::data::ImageSet;
 use amalgam_core::data::LabelledSet;
@@ -8,19 +11,44 @@ use amalgam_core::rng::{Stream, substream};
 use rand::Rng;
 use rayon::prelude::*;
 
+use crate::noise::interleave::DecoyPool;
+use crate::noise::resample::corresponding_sources;
 use crate::noise::{NoiseKind, NoiseLayout, unit_interval};
 
-/// Augments every sample of `set` with `layout`, in parallel over samples.
+/// What fills an image set's non-real positions.
+#[derive(Clone, Debug)]
+pub enum ImageNoise {
+    /// Values of a noise kind (`uniform`, `gaussian`, `resample`), fresh per sample.
+    Values(NoiseKind),
+    /// The decoys' views ([`NoiseKind::Interleave`]).
+    Views(DecoyViews),
+}
+
+/// The decoy branches' views for [`NoiseKind::Interleave`], for one split.
+#[derive(Clone, Debug)]
+pub struct DecoyViews {
+    /// Per decoy, per channel, the sorted positions of its view.
+    pub keep_indices: Vec<Vec<Vec<u32>>>,
+    /// Where the decoys' images come from (the split matching the set augmented).
+    pub pool: Arc<DecoyPool>,
+    /// Per decoy, per sample of the split, its donor image in the pool
+    /// ([`DecoyPool::assign`]).
+    pub donors: Vec<Vec<u32>>,
+    /// The `first_index` of the split's first sample (samples are numbered across splits).
+    pub first_index: u64,
+}
+
+/// Augments every sample of `set` with `layout` and `noise`, in parallel over samples.
 ///
-/// Per sample and channel `c`: `x'_c[keep_c] = flatten(x_c)` (a scatter) and
-/// `x'_c[noise_c] = noise`, O(H'W') work. The noise of sample `i` comes from sub-stream
+/// Per sample and channel `c`: `x'_c[keep_c] = flatten(x_c)` (a scatter), then the other
+/// positions, O(H'W') work in all. The random choices of sample `i` come from sub-stream
 /// `first_index + i` of [`Stream::NoiseValues`] of `key_seed`, so the result does not depend
 /// on the thread count, and train and test sets (different `first_index`) get different noise.
 /// [`NoiseKind::Resample`] draws from `set` itself. The labels are copied.
 pub fn augment_images(
     set: &ImageSet,
     layout: &NoiseLayout,
-    noise: NoiseKind,
+    noise: &ImageNoise,
     key_seed: u64,
     first_index: u64,
 ) -> ImageSet {
@@ -41,7 +69,7 @@ pub fn augment_images(
 pub fn augment_images_into(
     set: &ImageSet,
     layout: &NoiseLayout,
-    noise: NoiseKind,
+    noise: &ImageNoise,
     key_seed: u64,
     first_index: u64,
     out: &mut [f32],
@@ -52,12 +80,28 @@ pub fn augment_images_into(
         "output buffer length"
     );
     let (original, augmented) = (layout.original.positions(), layout.augmented.positions());
-    let sources = resample_sources(layout);
+    let (o, a) = (image_shape(layout.original), image_shape(layout.augmented));
+    let noise_positions = match noise {
+        ImageNoise::Values(_) => layout.noise_positions.clone(),
+        ImageNoise::Views(views) => unread_positions(layout, &views.keep_indices),
+    };
+    let sources = corresponding_sources(o, a, &noise_positions);
     out.par_chunks_mut(layout.augmented.values())
         .zip(set.images.par_chunks(layout.original.values()))
         .enumerate()
         .for_each_init(Vec::new, |bits: &mut Vec<u32>, (i, (out, sample))| {
             let mut rng = substream(key_seed, Stream::NoiseValues, first_index + i as u64);
+            let donors: Vec<&[f32]> = match noise {
+                ImageNoise::Values(_) => Vec::new(),
+                ImageNoise::Views(views) => {
+                    let sample = (first_index + i as u64 - views.first_index) as usize;
+                    views
+                        .donors
+                        .iter()
+                        .map(|donors| views.pool.image(donors[sample]))
+                        .collect()
+                }
+            };
             let channels = out
                 .chunks_exact_mut(augmented)
                 .zip(sample.chunks_exact(original));
@@ -65,40 +109,57 @@ pub fn augment_images_into(
                 for (&k, &v) in layout.keep_indices[c].iter().zip(pixels) {
                     out[k as usize] = v;
                 }
-                let positions = &layout.noise_positions[c];
-                if noise == NoiseKind::Uniform {
-                    // The random bits of the whole channel in one call: the hot path.
-                    bits.resize(positions.len(), 0);
-                    rng.fill(bits.as_mut_slice());
-                    for (&p, &b) in positions.iter().zip(bits.iter()) {
-                        out[p as usize] = unit_interval(b);
+                let positions = &noise_positions[c];
+                match noise {
+                    ImageNoise::Values(NoiseKind::Uniform) => {
+                        // The random bits of the whole channel in one call: the hot path.
+                        bits.resize(positions.len(), 0);
+                        rng.fill(bits.as_mut_slice());
+                        for (&p, &b) in positions.iter().zip(bits.iter()) {
+                            out[p as usize] = unit_interval(b);
+                        }
                     }
-                    continue;
-                }
-                for (&p, &source) in positions.iter().zip(&sources[c]) {
-                    out[p as usize] = noise.sample(&mut rng, |rng| {
-                        set.sample(rng.random_range(0..set.len()))[c * original + source]
-                    });
+                    ImageNoise::Values(kind) => {
+                        for (&p, &source) in positions.iter().zip(&sources[c]) {
+                            out[p as usize] = kind.sample(&mut rng, |rng| {
+                                set.sample(rng.random_range(0..set.len()))[c * original + source]
+                            });
+                        }
+                    }
+                    ImageNoise::Views(views) => {
+                        for (keep, donor) in views.keep_indices.iter().zip(&donors) {
+                            let donor = &donor[c * original..(c + 1) * original];
+                            for (&k, &v) in keep[c].iter().zip(donor) {
+                                out[k as usize] = v;
+                            }
+                        }
+                        // Unread positions take a pixel of any of the K + 1 images, the
+                        // real one included: filled from the decoys' images only, they would
+                        // correlate with the decoy views and never with the real one.
+                        for (&p, &source) in positions.iter().zip(&sources[c]) {
+                            let image = rng.random_range(0..=donors.len());
+                            out[p as usize] = match donors.get(image) {
+                                Some(donor) => donor[c * original + source],
+                                None => pixels[source],
+                            };
+                        }
+                    }
                 }
             }
         });
 }
 
-/// Per channel and noise position, the original pixel (flat index in `H * W`) at the
-/// corresponding location: row `r' * H / H'`, column `c' * W / W'`.
-fn resample_sources(layout: &NoiseLayout) -> Vec<Vec<usize>> {
-    let (o, a) = (image_shape(layout.original), image_shape(layout.augmented));
-    layout
-        .noise_positions
-        .iter()
-        .map(|positions| {
-            positions
-                .iter()
-                .map(|&p| {
-                    let (row, col) = (p as usize / a.width, p as usize % a.width);
-                    (row * o.height / a.height) * o.width + col * o.width / a.width
-                })
-                .collect()
+/// Per channel, the sorted positions that neither `layout`'s keep indices nor any of the
+/// decoy views read.
+fn unread_positions(layout: &NoiseLayout, decoys: &[Vec<Vec<u32>>]) -> Vec<Vec<u32>> {
+    let grid = layout.augmented.positions();
+    (0..layout.keep_indices.len())
+        .map(|c| {
+            let mut read = vec![false; grid];
+            for keep in std::iter::once(&layout.keep_indices).chain(decoys) {
+                keep[c].iter().for_each(|&k| read[k as usize] = true);
+            }
+            (0..grid as u32).filter(|&p| !read[p as usize]).collect()
         })
         .collect()
 }

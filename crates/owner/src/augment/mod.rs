@@ -5,33 +5,44 @@ mod images;
 mod model;
 mod tokens;
 
-use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use amalgam_core::bundle::Bundle;
 use amalgam_core::data::{ImageSet, StoredSet, TokenSet};
 use amalgam_core::files::StagingDir;
-use amalgam_core::model::{Architecture, SPEC_FORMAT_VERSION};
-use amalgam_core::rng::{Stream, stream};
+use amalgam_core::model::{Architecture, InputShape, SPEC_FORMAT_VERSION};
+use amalgam_core::rng::{Stream, stream, substream};
 use amalgam_core::tensors::ValuesView;
 use amalgam_core::{Error, Result};
 
 pub use family::{DecoyArchitecture, family_member};
-pub use images::{augment_images, augment_images_into};
+pub use images::{DecoyViews, ImageNoise, augment_images, augment_images_into};
 pub use model::{AugmentedModel, augment_model};
 pub use tokens::{TokenNoise, augment_tokens};
 
-use crate::data::Dataset;
+use crate::data::{Chunked, Dataset, SampleSource};
 use crate::key::SecretKey;
+use crate::noise::interleave::{DecoyPool, draw_views};
 use crate::noise::{NoiseKind, NoiseLayout, augmented_shape};
 use crate::setup::{OwnerSetup, TrainSettings};
-use crate::source::SampleSource;
 
 /// A kind of original data set in memory (images or token sequences) the augmenter handles.
-pub trait Augmentable: StoredSet + Sized {
-    /// The noise source, prepared once from the training split
-    /// ([`SampleSource::noise_source`]).
+pub trait Augmentable: Chunked {
+    /// What fills the non-real positions of one split, prepared once.
     type Noise: Sync;
+
+    /// The noise of the training split and of the test split of `dataset` for `options`,
+    /// given the decoys' keep indices.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if the noise kind does not apply to this kind of data, or
+    /// `interleave` lacks fitting decoy inputs.
+    fn noises<S: SampleSource<Chunk = Self>>(
+        dataset: &Dataset<S>,
+        options: &AugmentOptions,
+        decoy_keep_indices: &[Vec<Vec<u32>>],
+    ) -> Result<[Self::Noise; 2]>;
 
     /// The set augmented with `layout` ([`augment_images`] or [`augment_tokens`]).
     fn augmented(
@@ -41,57 +52,76 @@ pub trait Augmentable: StoredSet + Sized {
         key_seed: u64,
         first_index: u64,
     ) -> Self;
-
-    /// Per channel, the sum and the sum of squares of the values, and the number of values
-    /// per channel, for the optional normalisation layer; `None` where the data has no
-    /// channels to normalise (text).
-    fn channel_totals(&self) -> Option<(Vec<(f64, f64)>, usize)>;
-
-    /// The samples `range` (a copy).
-    fn chunk(&self, range: Range<usize>) -> Self;
-}
-
-/// Samples augmented and written at a time: the augmenter holds one chunk of augmented
-/// samples, not the whole augmented set. [`NoiseKind::Resample`] draws from the chunk.
-pub const CHUNK_SAMPLES: usize = 4096;
-
-/// `kind`, if it applies to images.
-///
-/// # Errors
-/// [`Error::Invalid`] for [`NoiseKind::Unigram`].
-pub fn image_noise(kind: NoiseKind) -> Result<NoiseKind> {
-    match kind {
-        NoiseKind::Unigram => Err(Error::invalid(
-            "unigram noise is for text; images take uniform, gaussian or resample noise",
-        )),
-        kind => Ok(kind),
-    }
 }
 
 impl Augmentable for ImageSet {
-    type Noise = NoiseKind;
+    type Noise = ImageNoise;
+
+    fn noises<S: SampleSource<Chunk = Self>>(
+        dataset: &Dataset<S>,
+        options: &AugmentOptions,
+        decoy_keep_indices: &[Vec<Vec<u32>>],
+    ) -> Result<[ImageNoise; 2]> {
+        match options.noise {
+            NoiseKind::Unigram => Err(Error::invalid(
+                "unigram noise is for text; images take uniform, gaussian, resample or interleave noise",
+            )),
+            NoiseKind::Interleave => {
+                let decoys = options.decoy_inputs.as_ref().ok_or_else(|| {
+                    Error::invalid("interleave noise needs decoy inputs (a data set of the same shape and classes)")
+                })?;
+                let views = |split: u64, set: &ImageSet, source: &S, first_index: u64| {
+                    let labels = source.all_labels();
+                    let name = format!("{} ({})", decoys.name, ["train", "test"][split as usize]);
+                    let pool = DecoyPool::new(set.clone(), labels, source.sample_shape(), &name)?;
+                    let donors = (0..decoy_keep_indices.len() as u64)
+                        .map(|d| {
+                            let index = d * 2 + split;
+                            pool.assign(
+                                labels,
+                                &mut substream(options.key_seed, Stream::DecoyInputs, index),
+                            )
+                        })
+                        .collect();
+                    Ok::<_, Error>(ImageNoise::Views(DecoyViews {
+                        keep_indices: decoy_keep_indices.to_vec(),
+                        pool: Arc::new(pool),
+                        donors,
+                        first_index,
+                    }))
+                };
+                let train_len = dataset.train.all_labels().len() as u64;
+                Ok([
+                    views(0, &decoys.train, &dataset.train, 0)?,
+                    views(1, &decoys.test, &dataset.test, train_len)?,
+                ])
+            }
+            kind => Ok([ImageNoise::Values(kind), ImageNoise::Values(kind)]),
+        }
+    }
 
     fn augmented(
         &self,
         layout: &NoiseLayout,
-        noise: &NoiseKind,
+        noise: &ImageNoise,
         key_seed: u64,
         first: u64,
     ) -> Self {
-        augment_images(self, layout, *noise, key_seed, first)
-    }
-
-    fn channel_totals(&self) -> Option<(Vec<(f64, f64)>, usize)> {
-        Some((self.channel_sums(), self.labels.len() * self.shape.pixels()))
-    }
-
-    fn chunk(&self, range: Range<usize>) -> Self {
-        self.range(range)
+        augment_images(self, layout, noise, key_seed, first)
     }
 }
 
 impl Augmentable for TokenSet {
     type Noise = TokenNoise;
+
+    fn noises<S: SampleSource<Chunk = Self>>(
+        dataset: &Dataset<S>,
+        options: &AugmentOptions,
+        _: &[Vec<Vec<u32>>],
+    ) -> Result<[TokenNoise; 2]> {
+        let noise = TokenNoise::new(options.noise, &dataset.train)?;
+        Ok([noise.clone(), noise])
+    }
 
     fn augmented(
         &self,
@@ -101,14 +131,6 @@ impl Augmentable for TokenSet {
         first: u64,
     ) -> Self {
         augment_tokens(self, layout, noise, key_seed, first)
-    }
-
-    fn channel_totals(&self) -> Option<(Vec<(f64, f64)>, usize)> {
-        None
-    }
-
-    fn chunk(&self, range: Range<usize>) -> Self {
-        self.range(range)
     }
 }
 
@@ -131,6 +153,50 @@ pub struct AugmentOptions {
     pub key_seed: u64,
     /// Training hyper-parameters written into the bundle.
     pub train: TrainSettings,
+    /// Where the decoys' views come from with [`NoiseKind::Interleave`]: a data set of the
+    /// same shape and classes (the owner's own set, or another one).
+    pub decoy_inputs: Option<Arc<Dataset<ImageSet>>>,
+}
+
+/// The real branch's layout and the decoys' keep indices: for [`NoiseKind::Interleave`] a
+/// partition of the grid into views ([`draw_views`]); otherwise independent draws, as the
+/// authors' prototype (sub-stream `d` of [`Stream::DecoyKeepIndices`] for decoy `d`).
+///
+/// # Errors
+/// [`Error::Invalid`] if interleave's views do not fit the grid, or it has no decoy.
+fn draw_layouts(
+    original: InputShape,
+    augmented: InputShape,
+    options: &AugmentOptions,
+) -> Result<(NoiseLayout, Vec<Vec<Vec<u32>>>)> {
+    let mut positions = stream(options.key_seed, Stream::NoisePositions);
+    if options.noise != NoiseKind::Interleave {
+        let decoys = (0..options.decoys as u64)
+            .map(|d| {
+                NoiseLayout::draw(
+                    original,
+                    augmented,
+                    &mut substream(options.key_seed, Stream::DecoyKeepIndices, d),
+                )
+                .keep_indices
+            })
+            .collect();
+        return Ok((
+            NoiseLayout::draw(original, augmented, &mut positions),
+            decoys,
+        ));
+    }
+    if options.decoys == 0 {
+        return Err(Error::invalid(
+            "interleave noise hides the real view among the decoys' views: it needs at least one decoy",
+        ));
+    }
+    let mut views = draw_views(original, augmented, options.decoys + 1, &mut positions)?;
+    let real = views.remove(0);
+    Ok((
+        NoiseLayout::from_keep_indices(original, augmented, real),
+        views,
+    ))
 }
 
 /// Augments `dataset` and the model of `options`, writes the bundle directory `bundle_dir`
@@ -139,7 +205,7 @@ pub struct AugmentOptions {
 /// # Errors
 /// [`Error::Invalid`] for out-of-range options; [`Error::File`] if `bundle_dir` exists and
 /// is not empty, `key_path` exists, or an output cannot be written.
-pub fn augment<S: SampleSource>(
+pub fn augment<S: SampleSource<Chunk: Augmentable>>(
     dataset: &Dataset<S>,
     options: &AugmentOptions,
     bundle_dir: &Path,
@@ -151,8 +217,10 @@ pub fn augment<S: SampleSource>(
             "already exists; refusing to overwrite a key (its bundle could no longer be extracted)",
         ));
     }
-    let augmented = augmented_shape(dataset.train.sample_shape(), options.amount)?;
-    let noise = dataset.train.noise_source(options.noise)?;
+    let original = dataset.train.sample_shape();
+    let augmented = augmented_shape(original, options.amount)?;
+    let (layout, decoy_keep_indices) = draw_layouts(original, augmented, options)?;
+    let noises = S::Chunk::noises(dataset, options, &decoy_keep_indices)?;
     let setup = OwnerSetup::new(
         dataset,
         options.architecture.clone(),
@@ -161,16 +229,12 @@ pub fn augment<S: SampleSource>(
     )?;
     let staging = StagingDir::new(bundle_dir)?;
 
-    let layout = NoiseLayout::draw(
-        dataset.train.sample_shape(),
-        augmented,
-        &mut stream(options.key_seed, Stream::NoisePositions),
-    );
     let model = augment_model(
+        augmented,
         &setup.spec,
         &setup.init,
-        &layout,
-        options.decoys,
+        &layout.keep_indices,
+        decoy_keep_indices,
         options.decoy_architecture,
         options.key_seed,
     );
@@ -186,10 +250,10 @@ pub fn augment<S: SampleSource>(
         |sink| {
             // Sample `i` of the test set has noise sub-stream `train.len() + i`.
             let mut first = 0;
-            for set in [&dataset.train, &dataset.test] {
+            for (set, noise) in [&dataset.train, &dataset.test].into_iter().zip(&noises) {
                 set.for_each_chunk(&mut |start, chunk| {
                     let augmented =
-                        chunk.augmented(&layout, &noise, options.key_seed, (first + start) as u64);
+                        chunk.augmented(&layout, noise, options.key_seed, (first + start) as u64);
                     sink.write(augmented.samples_view().values)
                 })?;
                 sink.write(ValuesView::U8(set.all_labels()))?;

@@ -1,12 +1,11 @@
 //! The model augmenter: hides the original network among decoy sub-networks.
 
 use amalgam_core::bundle::{AugmentedSpec, BranchSpec, branch_prefix};
-use amalgam_core::model::{ModelSpec, SPEC_FORMAT_VERSION, Weights, initial_weights};
+use amalgam_core::model::{InputShape, ModelSpec, SPEC_FORMAT_VERSION, Weights, initial_weights};
 use amalgam_core::rng::{Stream, stream, substream};
 use rand::Rng;
 
 use super::family::{DecoyArchitecture, family_member};
-use crate::noise::NoiseLayout;
 
 /// The augmented network and the secret of where its real branch is.
 #[derive(Clone, Debug)]
@@ -19,31 +18,30 @@ pub struct AugmentedModel {
     pub real_branch: usize,
 }
 
-/// Builds the augmented network: the real branch (`layout`'s keep indices, the original
-/// `spec` and its initial weights `init`) and `decoys` decoy sub-networks, in a random order.
+/// Builds the augmented network for samples of shape `augmented`: the real branch (keep
+/// indices `keep_indices`, the original
+/// `spec` and its initial weights `init`) and one decoy sub-network per entry of
+/// `decoy_keep_indices`, in a random order.
 ///
-/// Each decoy has its own random keep indices (same count, drawn like the real ones), its own
-/// architecture (the original one for [`DecoyArchitecture::Clone`], as in the authors'
-/// prototype, or a member of its family) and its own initial weights: sub-streams `d` of
-/// [`Stream::DecoyKeepIndices`], [`Stream::DecoyArchitecture`] and [`Stream::DecoyInit`] of
-/// `key_seed`. The real branch's position is drawn from [`Stream::BranchOrder`].
+/// Each decoy has the given keep indices, its own architecture (the original one for
+/// [`DecoyArchitecture::Clone`], as in the authors' prototype, or a member of its family) and
+/// its own initial weights: sub-streams `d` of [`Stream::DecoyArchitecture`] and
+/// [`Stream::DecoyInit`] of `key_seed`. The real branch's position is drawn from
+/// [`Stream::BranchOrder`].
 pub fn augment_model(
+    augmented: InputShape,
     spec: &ModelSpec,
     init: &Weights,
-    layout: &NoiseLayout,
-    decoys: usize,
+    keep_indices: &[Vec<u32>],
+    decoy_keep_indices: Vec<Vec<Vec<u32>>>,
     decoy_architecture: DecoyArchitecture,
     key_seed: u64,
 ) -> AugmentedModel {
+    let decoys = decoy_keep_indices.len();
     let real_branch = stream(key_seed, Stream::BranchOrder).random_range(0..=decoys);
     let mut branches = Vec::with_capacity(decoys + 1);
     let mut branch_weights = Vec::with_capacity(decoys + 1);
-    for d in 0..decoys as u64 {
-        let decoy_layout = NoiseLayout::draw(
-            layout.original,
-            layout.augmented,
-            &mut substream(key_seed, Stream::DecoyKeepIndices, d),
-        );
+    for (d, decoy_keep) in (0..).zip(decoy_keep_indices) {
         let network = match decoy_architecture {
             DecoyArchitecture::Clone => spec.clone(),
             DecoyArchitecture::Family => ModelSpec {
@@ -59,14 +57,14 @@ pub fn augment_model(
             &mut substream(key_seed, Stream::DecoyInit, d),
         ));
         branches.push(BranchSpec {
-            keep_indices: decoy_layout.keep_indices,
+            keep_indices: decoy_keep,
             network,
         });
     }
     branches.insert(
         real_branch,
         BranchSpec {
-            keep_indices: layout.keep_indices.clone(),
+            keep_indices: keep_indices.to_vec(),
             network: spec.clone(),
         },
     );
@@ -83,7 +81,7 @@ pub fn augment_model(
     AugmentedModel {
         spec: AugmentedSpec {
             format_version: SPEC_FORMAT_VERSION,
-            input: layout.augmented,
+            input: augmented,
             classes: spec.classes,
             branches,
         },

@@ -10,6 +10,7 @@ use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 use rayon::prelude::*;
 
+use crate::data::SampleSource;
 use crate::noise::{NoiseKind, NoiseLayout};
 
 /// Where noise tokens come from: a distribution over token ids, fixed from the training split.
@@ -20,23 +21,31 @@ pub struct TokenNoise {
 }
 
 impl TokenNoise {
-    /// [`NoiseKind::Unigram`]: every non-padding id weighted by its count in `train`;
-    /// [`NoiseKind::Uniform`]: every non-padding id of the vocabulary alike.
+    /// [`NoiseKind::Unigram`]: every non-padding id weighted by its count in `train` (read
+    /// chunk by chunk); [`NoiseKind::Uniform`]: every non-padding id of the vocabulary alike.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for the image-only kinds, or a training split without any token.
-    pub fn new(kind: NoiseKind, train: &TokenSet) -> Result<Self> {
-        let vocab = train.shape.vocab_size;
+    /// [`Error::Invalid`] for the image-only kinds, or a training split without any token;
+    /// `train`'s read errors.
+    pub fn new(kind: NoiseKind, train: &impl SampleSource<Chunk = TokenSet>) -> Result<Self> {
+        let vocab = train
+            .sample_shape()
+            .tokens()
+            .expect("token sets have token shapes")
+            .vocab_size;
         let counts: Vec<u64> = match kind {
             NoiseKind::Uniform => vec![1; vocab],
             NoiseKind::Unigram => {
                 let mut counts = vec![0u64; vocab];
-                for &t in &train.tokens {
-                    counts[t as usize] += 1;
-                }
+                train.for_each_chunk(&mut |_, chunk| {
+                    for &t in &chunk.tokens {
+                        counts[t as usize] += 1;
+                    }
+                    Ok(())
+                })?;
                 counts
             }
-            NoiseKind::Gaussian | NoiseKind::Resample => {
+            NoiseKind::Gaussian | NoiseKind::Resample | NoiseKind::Interleave => {
                 return Err(Error::invalid(format!(
                     "{kind:?} noise is for images; text takes unigram or uniform noise"
                 )));

@@ -10,9 +10,7 @@ use amalgam_core::{Error, Result};
 use flate2::read::GzDecoder;
 
 use super::idx::read_idx_labels;
-use crate::augment::{CHUNK_SAMPLES, image_noise};
-use crate::noise::NoiseKind;
-use crate::source::SampleSource;
+use super::source::{CHUNK_SAMPLES, SampleSource};
 
 /// An IDX image file (raw or gzip) and its labels: the labels are in memory, the images are
 /// read from the file chunk by chunk each time the set is visited.
@@ -114,10 +112,6 @@ impl SampleSource for IdxImages {
 
     fn all_labels(&self) -> &[u8] {
         &self.labels
-    }
-
-    fn noise_source(&self, kind: NoiseKind) -> Result<NoiseKind> {
-        image_noise(kind)
     }
 
     fn for_each_chunk(&self, f: &mut dyn FnMut(usize, ImageSet) -> Result<()>) -> Result<()> {

@@ -1,29 +1,57 @@
-//! Where the augmenter reads original samples from: a set in memory, or a file read chunk by
-//! chunk so that a set larger than memory can be augmented (see [`crate::data::IdxImages`]).
+//! Original samples visited chunk by chunk: a set in memory, or a file read chunk by chunk so
+//! that a set larger than memory can be augmented (see [`crate::data::IdxImages`]).
+
+use std::ops::Range;
 
 use amalgam_core::Result;
-use amalgam_core::data::{ImageSet, TokenSet};
+use amalgam_core::data::{ImageSet, StoredSet, TokenSet};
 use amalgam_core::model::{InputShape, Normalization};
 
-use crate::augment::{Augmentable, CHUNK_SAMPLES, TokenNoise, image_noise};
-use crate::noise::NoiseKind;
+/// Samples visited at a time: whoever visits a [`SampleSource`] holds one chunk of samples
+/// (and what it makes of them), not the whole set.
+pub const CHUNK_SAMPLES: usize = 4096;
+
+/// An in-memory set that can be cut into chunks.
+pub trait Chunked: StoredSet + Sized {
+    /// Per channel, the sum and the sum of squares of the values, and the number of values
+    /// per channel, for the optional normalisation layer; `None` where the data has no
+    /// channels to normalise (text).
+    fn channel_totals(&self) -> Option<(Vec<(f64, f64)>, usize)>;
+
+    /// The samples `range` (a copy).
+    fn chunk(&self, range: Range<usize>) -> Self;
+}
+
+impl Chunked for ImageSet {
+    fn channel_totals(&self) -> Option<(Vec<(f64, f64)>, usize)> {
+        Some((self.channel_sums(), self.labels.len() * self.shape.pixels()))
+    }
+
+    fn chunk(&self, range: Range<usize>) -> Self {
+        self.range(range)
+    }
+}
+
+impl Chunked for TokenSet {
+    fn channel_totals(&self) -> Option<(Vec<(f64, f64)>, usize)> {
+        None
+    }
+
+    fn chunk(&self, range: Range<usize>) -> Self {
+        self.range(range)
+    }
+}
 
 /// Original samples, visited in chunks of [`CHUNK_SAMPLES`] (the last one shorter).
 pub trait SampleSource: Sync {
     /// The in-memory set a chunk is.
-    type Chunk: Augmentable;
+    type Chunk: Chunked;
 
     /// Shape of one sample.
     fn sample_shape(&self) -> InputShape;
 
     /// Every sample's label, in order.
     fn all_labels(&self) -> &[u8];
-
-    /// The noise source of `kind`, with this set as the training split.
-    ///
-    /// # Errors
-    /// [`amalgam_core::Error::Invalid`] if `kind` does not apply to this kind of data.
-    fn noise_source(&self, kind: NoiseKind) -> Result<<Self::Chunk as Augmentable>::Noise>;
 
     /// Calls `f` with the index of each chunk's first sample and the chunk, in order.
     ///
@@ -64,7 +92,7 @@ pub trait SampleSource: Sync {
 }
 
 /// Visits an in-memory set in chunks.
-fn chunks_of<S: Augmentable>(set: &S, f: &mut dyn FnMut(usize, S) -> Result<()>) -> Result<()> {
+fn chunks_of<S: Chunked>(set: &S, f: &mut dyn FnMut(usize, S) -> Result<()>) -> Result<()> {
     for start in (0..set.len()).step_by(CHUNK_SAMPLES) {
         f(
             start,
@@ -85,10 +113,6 @@ impl SampleSource for ImageSet {
         &self.labels
     }
 
-    fn noise_source(&self, kind: NoiseKind) -> Result<NoiseKind> {
-        image_noise(kind)
-    }
-
     fn for_each_chunk(&self, f: &mut dyn FnMut(usize, ImageSet) -> Result<()>) -> Result<()> {
         chunks_of(self, f)
     }
@@ -103,10 +127,6 @@ impl SampleSource for TokenSet {
 
     fn all_labels(&self) -> &[u8] {
         &self.labels
-    }
-
-    fn noise_source(&self, kind: NoiseKind) -> Result<TokenNoise> {
-        TokenNoise::new(kind, self)
     }
 
     fn for_each_chunk(&self, f: &mut dyn FnMut(usize, TokenSet) -> Result<()>) -> Result<()> {

@@ -1,12 +1,25 @@
-//! Noise positions and noise values (Amalgam, Taki & Mastorakis 2024, §4.1; the authors'
-//! prototype for the side formula).
+//! What fills the augmented grid besides the real values: the noise constructions, one module
+//! each where they need more than a distribution, and where the noise goes ([`NoiseLayout`]).
+//! (Amalgam, Taki & Mastorakis 2024, §4.1; the authors' prototype for the side formula.)
+//!
+//! | kind | module | what fills the noise positions |
+//! | --- | --- | --- |
+//! | `uniform`, `gaussian` | here | i.i.d. values (the published kinds) |
+//! | `resample` | [`resample`] | data pixels of random samples at the corresponding location |
+//! | `interleave` | [`interleave`] | the decoy branches' own natural inputs: no position is noise to the cloud |
+//! | `unigram` (text) | `augment::tokens` | tokens from the training split's unigram distribution |
+
+pub mod interleave;
+mod layout;
+pub mod resample;
 
 use amalgam_core::model::{ImageShape, InputShape, TokenShape};
 use amalgam_core::{Error, Result};
 use rand::Rng;
-use rand::seq::index::sample;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
+
+pub use layout::NoiseLayout;
 
 /// Largest augmentation amount accepted.
 pub const MAX_AMOUNT: f64 = 4.0;
@@ -21,10 +34,16 @@ pub enum NoiseKind {
     Gaussian,
     /// Resampled from the data (amalgam's addition, from the privacy audit): the pixel at the
     /// corresponding original location of a random sample of the same chunk of
-    /// [`crate::augment::CHUNK_SAMPLES`] samples of the set. Noise then has the
+    /// [`crate::data::CHUNK_SAMPLES`] samples of the set. Noise then has the
     /// data's 8-bit quantisation and per-position distribution, which the published kinds
     /// betray (see docs/PRIVACY.md).
     Resample,
+    /// The augmented sample interleaves `K + 1` natural images, one per branch (amalgam's
+    /// addition, from the privacy audit; see [`interleave`]): the real branch's filter reads
+    /// the real sample, each decoy's filter reads a different image of the same class from
+    /// the decoy inputs, and the few positions no filter reads get resampled pixels. Needs
+    /// `H'W' >= (K + 1) HW`.
+    Interleave,
     /// Text only: tokens drawn from the training split's unigram distribution (padding
     /// excluded), so that noise looks like words. For text, `Uniform` draws ids uniformly from
     /// the vocabulary (padding excluded).
@@ -40,7 +59,7 @@ impl NoiseKind {
         match self {
             NoiseKind::Uniform => unit_interval(rng.next_u32()),
             NoiseKind::Gaussian => rng.sample::<f32, _>(StandardNormal).abs().min(1.0),
-            NoiseKind::Resample | NoiseKind::Unigram => resampled(rng),
+            NoiseKind::Resample | NoiseKind::Interleave | NoiseKind::Unigram => resampled(rng),
         }
     }
 }
@@ -76,63 +95,6 @@ pub fn augmented_shape(shape: impl Into<InputShape>, amount: f64) -> Result<Inpu
             vocab_size: s.vocab_size,
         }),
     })
-}
-
-/// Where the real values and the noise go in augmented samples: per channel, the sorted keep
-/// indices (`H * W` positions of the flattened `H' * W'` grid, or `L` of the `L'` sequence)
-/// and the sorted noise positions (the others). The same for every sample.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NoiseLayout {
-    /// Shape of the original samples.
-    pub original: InputShape,
-    /// Shape of the augmented samples.
-    pub augmented: InputShape,
-    /// Per channel, sorted positions of the real pixels, in row-major order of the original.
-    pub keep_indices: Vec<Vec<u32>>,
-    /// Per channel, sorted positions of the noise.
-    pub noise_positions: Vec<Vec<u32>>,
-}
-
-impl NoiseLayout {
-    /// Draws the noise positions of every channel uniformly at random from `rng`.
-    pub fn draw(original: InputShape, augmented: InputShape, rng: &mut impl Rng) -> Self {
-        let grid = augmented.positions();
-        let noise_count = grid - original.positions();
-        let noise_positions: Vec<Vec<u32>> = (0..original.channels())
-            .map(|_| {
-                let mut noise: Vec<u32> = sample(rng, grid, noise_count)
-                    .into_iter()
-                    .map(|p| p as u32)
-                    .collect();
-                noise.sort_unstable();
-                noise
-            })
-            .collect();
-        let keep_indices = noise_positions
-            .iter()
-            .map(|noise| complement(noise, grid))
-            .collect();
-        Self {
-            original,
-            augmented,
-            keep_indices,
-            noise_positions,
-        }
-    }
-}
-
-/// The sorted positions of `0..grid` not in the sorted list `taken`, in one merge pass.
-fn complement(taken: &[u32], grid: usize) -> Vec<u32> {
-    let mut rest = Vec::with_capacity(grid - taken.len());
-    let mut next = taken.iter().peekable();
-    for p in 0..grid as u32 {
-        if next.peek() == Some(&&p) {
-            next.next();
-        } else {
-            rest.push(p);
-        }
-    }
-    rest
 }
 
 #[cfg(test)]

@@ -1,0 +1,146 @@
+//! The attacker's shadow bundles: Kerckhoffs' attacker runs amalgam itself on public data it
+//! owns, with keys it makes, and hands each bundle and its own ground truth to the
+//! shadow-trained detectors of `amalgam-attack`. Nothing here reads the target's key.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use amalgam_attack::{CloudView, Knowledge, Shadow};
+use amalgam_cloud::{TrainOptions, train_bundle};
+use amalgam_core::data::ImageSet;
+use amalgam_core::model::Architecture;
+use amalgam_owner::augment::{AugmentOptions, DecoyArchitecture, augment};
+use amalgam_owner::data::Dataset;
+use amalgam_owner::noise::NoiseKind;
+use amalgam_owner::setup::TrainSettings;
+use anyhow::Result;
+use indicatif::ProgressBar;
+
+/// Key seeds of the attacker's shadow bundles start here (far from the owners' usual seeds,
+/// though nothing depends on that: the attacker's keys are its own).
+const SHADOW_KEY_SEEDS: u64 = 1_000_000;
+
+/// What the attacker knows of the construction and brings of its own.
+pub struct Attacker<'a> {
+    /// Its public data (the same kind of images as the target's, none of the owner's).
+    pub public: &'a Dataset<ImageSet>,
+    /// How many shadow bundles it makes.
+    pub shadows: u64,
+    /// Epochs it trains each shadow bundle (0: data-only detectors).
+    pub train_epochs: usize,
+    /// Training samples the attacks read per bundle (0: all).
+    pub samples: usize,
+}
+
+impl Attacker<'_> {
+    /// Makes the shadow bundles for the construction `target` (the public part of the
+    /// target's settings: noise kind, amount, decoys and their architectures, training
+    /// config; its keys and data are the attacker's own), trains the detectors on them, and
+    /// returns the attacker's knowledge. With interleave noise the attacker's decoy inputs are
+    /// its own public set.
+    pub fn knowledge(&self, target: &AugmentOptions) -> Result<Knowledge> {
+        let mut shadows = Vec::new();
+        for s in 0..self.shadows {
+            let dir = tempfile::tempdir()?;
+            let options = AugmentOptions {
+                key_seed: SHADOW_KEY_SEEDS + s,
+                seed: SHADOW_KEY_SEEDS + s,
+                decoy_inputs: (target.noise == NoiseKind::Interleave)
+                    .then(|| Arc::new(self.public.clone())),
+                ..target.clone()
+            };
+            shadows.push(self.shadow(&options, dir.path())?);
+        }
+        Ok(Knowledge::with_shadows(
+            Some(self.public.train.clone()),
+            &shadows,
+        ))
+    }
+
+    fn shadow(&self, options: &AugmentOptions, dir: &Path) -> Result<Shadow> {
+        let (bundle, key_path) = (dir.join("bundle"), dir.join("key.json"));
+        let key = augment(self.public, options, &bundle, &key_path)?;
+        let (trained, log) = (dir.join("trained.safetensors"), dir.join("log.jsonl"));
+        let outputs = if self.train_epochs > 0 {
+            train_bundle(
+                &bundle,
+                &trained,
+                &log,
+                &ProgressBar::hidden(),
+                TrainOptions::default(),
+            )?;
+            Some((trained.as_path(), log.as_path()))
+        } else {
+            None
+        };
+        let view = CloudView::open(
+            &bundle,
+            outputs.map(|o| o.0),
+            outputs.map(|o| o.1),
+            self.samples,
+        )?;
+        Ok(Shadow {
+            view,
+            is_noise: key.noise_mask(),
+            real_branch: key.real_branch,
+        })
+    }
+}
+
+/// The target's construction as the attacker reads it from the bundle (everything but the
+/// noise kind, which the bundle does not say: the attacker guesses `noise`). The amount comes
+/// from the shapes, the decoys from the branches (`clone` if all architectures are equal,
+/// else `family`), the real architecture is guessed as the published default among the
+/// branches (or the first branch's), the training settings from `train.json`.
+pub fn public_settings(view: &CloudView, noise: NoiseKind) -> AugmentOptions {
+    let spec = &view.bundle.spec;
+    let filtered = view.filtered_shape();
+    let augmented = spec
+        .input
+        .image()
+        .expect("the view opens image bundles only");
+    let amount = (augmented.height - filtered.height) as f64 / filtered.height as f64
+        + 0.5 / filtered.height as f64;
+    let architectures: Vec<&Architecture> = spec
+        .branches
+        .iter()
+        .map(|b| &b.network.architecture)
+        .collect();
+    let defaults = [
+        Architecture::default_mlp(),
+        Architecture::lenet(),
+        Architecture::resnet20(),
+        Architecture::resnet18(),
+        Architecture::vgg11(),
+    ];
+    let architecture = architectures
+        .iter()
+        .find(|a| defaults.contains(a))
+        .unwrap_or(&architectures[0]);
+    let train = &view.bundle.train;
+    AugmentOptions {
+        architecture: (*architecture).clone(),
+        amount,
+        noise,
+        decoys: spec.branches.len() - 1,
+        decoy_architecture: if architectures.iter().all(|a| a == &architectures[0]) {
+            DecoyArchitecture::Clone
+        } else {
+            DecoyArchitecture::Family
+        },
+        seed: 0,
+        key_seed: 0,
+        train: TrainSettings {
+            epochs: train.epochs,
+            batch_size: train.batch_size,
+            learning_rate: train.learning_rate,
+            optimizer: train.optimizer,
+            momentum: train.momentum,
+            weight_decay: train.weight_decay,
+            schedule: train.schedule,
+            crop_padding: train.crop_flip.map_or(0, |c| c.padding),
+            normalize: spec.branches[0].network.normalization.is_some(),
+        },
+        decoy_inputs: None,
+    }
+}
