@@ -159,9 +159,10 @@ pub enum ScheduleChoice {
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
 pub enum DecoyChoice {
-    /// A member of the real model's family.
+    /// A member of the real model's family: gives the real branch away when the real model
+    /// is one of amalgam's defaults (it is then the only default architecture).
     Family,
-    /// The real architecture.
+    /// The real architecture: architectures then say nothing about which branch is real.
     Clone,
 }
 
@@ -284,18 +285,20 @@ impl TrainingArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ObfuscationArgs {
     /// Augmentation amount a in (0, 4]: image sides grow to H + floor(H * a), token
-    /// sequences to L + floor(L * a).
-    #[arg(long, default_value_t = 0.25)]
-    pub amount: f64,
-    /// Noise distribution (default: uniform for images, unigram for text).
+    /// sequences to L + floor(L * a). Default: 0.25, or with interleave noise the smallest
+    /// amount its K + 1 views fit (0.43 for 28x28 images and one decoy).
+    #[arg(long)]
+    pub amount: Option<f64>,
+    /// What fills the positions the real branch does not read (default: interleave for
+    /// images, unigram for text; see docs/PRIVACY.md for what each hides).
     #[arg(long, value_enum)]
     pub noise: Option<NoiseChoice>,
     /// Number of decoy sub-networks.
     #[arg(long, default_value_t = 1)]
     pub decoys: usize,
-    /// Decoy architectures: `family` draws each from the real model's family (varied depth
-    /// and width), `clone` copies the real one (the authors' prototype).
-    #[arg(long, value_enum, default_value = "family")]
+    /// Decoy architectures: `clone` copies the real one (the authors' prototype), `family`
+    /// draws each from the real model's family (varied depth and width).
+    #[arg(long, value_enum, default_value = "clone")]
     pub decoy_arch: DecoyChoice,
     /// Key seed: noise positions and values, branch order, decoys. Default: the training seed
     /// (the streams are independent either way).

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use amalgam_attack::{CloudView, Knowledge, run_attacks};
+use amalgam_attack::{CloudView, Knowledge, SHADOW_TRAINED, Shadow, run_attacks};
 use amalgam_core::bundle::{Bundle, DATA_FILE, whole_sets};
 use amalgam_core::data::{ImageSet, LabelledSet};
 use amalgam_core::model::{Architecture, ModelSpec, SPEC_FORMAT_VERSION};
@@ -14,14 +14,20 @@ use amalgam_core::tensors::{Values, read_tensor_file, write_tensor_file};
 use amalgam_owner::audit::{AuditReport, score};
 use amalgam_owner::augment::{DecoyArchitecture, augment, augment_model};
 use amalgam_owner::key::SecretKey;
-use amalgam_owner::noise::{NoiseKind, NoiseLayout, augmented_shape};
+use amalgam_owner::noise::interleave::draw_views;
+use amalgam_owner::noise::{NoiseKind, augmented_shape};
 use amalgam_owner::setup::{OwnerSetup, TrainSettings};
 use common::{amalgam, arg, entries, stderr};
 
 /// Attacks the bundle in `dir/bundle`, then scores with `dir/key.json`.
 fn audit(dir: &Path) -> AuditReport {
+    audit_with(dir, &Knowledge::default())
+}
+
+/// [`audit`] by an attacker with `knowledge`.
+fn audit_with(dir: &Path, knowledge: &Knowledge) -> AuditReport {
     let view = CloudView::open(&dir.join("bundle"), None, None, 0).unwrap();
-    let attacks = run_attacks(&view, &Knowledge::default());
+    let attacks = run_attacks(&view, knowledge);
     let key = SecretKey::read(&dir.join("key.json")).unwrap();
     score(&view, &attacks, &key).unwrap()
 }
@@ -81,13 +87,14 @@ fn constant_noise_is_found_perfectly() {
     assert!(report.detection.last().unwrap().real_recovered_at_count > 0.99);
 }
 
-#[test]
-fn control_without_noise_is_near_chance() {
-    // "Augmented" samples are real images resized to H' x W'; the "noise positions" are a
-    // random mask over them, so no statistic can tell them apart.
+/// Writes a control bundle and its key into `dir`: "augmented" samples are real images
+/// resized to H' x W' (amount 1.0), and four branches read a random partition of the grid
+/// (drawn from `seed`), so that neither the values nor which filters read a position tell
+/// the real branch's positions from the others.
+fn control_bundle(dir: &Path, seed: u64) {
     let dataset = common::fashion_subset(1000, 100);
     let original = dataset.train.shape;
-    let augmented = augmented_shape(original, 0.5).unwrap().image().unwrap();
+    let augmented = augmented_shape(original, 1.0).unwrap().image().unwrap();
     let resize = |set: &ImageSet| {
         let mut images = Vec::with_capacity(set.len() * augmented.values());
         for i in 0..set.len() {
@@ -112,27 +119,24 @@ fn control_without_noise_is_near_chance() {
         ..Default::default()
     };
     let setup = OwnerSetup::new(&dataset, Architecture::default_mlp(), &settings, 0).unwrap();
-    let layout = NoiseLayout::draw(
+    let mut views = draw_views(
         original.into(),
         augmented.into(),
-        &mut stream(9, Stream::NoisePositions),
-    );
-    let decoy = NoiseLayout::draw(
-        original.into(),
-        augmented.into(),
-        &mut stream(10, Stream::NoisePositions),
-    );
+        4,
+        &mut stream(seed, Stream::NoisePositions),
+    )
+    .unwrap();
+    let keep_indices = views.remove(0);
     let model = augment_model(
         augmented.into(),
         &setup.spec,
         &setup.init,
-        &layout.keep_indices,
-        vec![decoy.keep_indices],
+        &keep_indices,
+        views,
         DecoyArchitecture::Clone,
-        9,
+        seed,
     );
-    let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("bundle");
+    let bundle = dir.join("bundle");
     std::fs::create_dir(&bundle).unwrap();
     let (train, test) = (resize(&dataset.train), resize(&dataset.test));
     let fingerprint = Bundle::write(
@@ -150,16 +154,82 @@ fn control_without_noise_is_near_chance() {
         real_branch: model.real_branch,
         original: ModelSpec::new(Architecture::default_mlp(), original, 10).unwrap(),
         augmented: augmented.into(),
-        amount: 0.5,
+        amount: 1.0,
         noise: NoiseKind::Uniform,
-        keep_indices: layout.keep_indices,
+        keep_indices,
     }
-    .write(&dir.path().join("key.json"))
+    .write(&dir.join("key.json"))
     .unwrap();
+}
+
+#[test]
+fn control_without_noise_is_near_chance() {
+    let dir = tempfile::tempdir().unwrap();
+    control_bundle(dir.path(), 9);
     let report = audit(dir.path());
     for d in &report.detection {
         assert!((d.auc - 0.5).abs() < 0.06, "{}: AUC {}", d.statistic, d.auc);
     }
+}
+
+/// The attacker's shadow of the bundle in `dir` (made with a key the attacker knows).
+fn shadow(dir: &Path) -> Shadow {
+    let key = SecretKey::read(&dir.join("key.json")).unwrap();
+    Shadow {
+        view: CloudView::open(&dir.join("bundle"), None, None, 0).unwrap(),
+        is_noise: key.noise_mask(),
+        real_branch: key.real_branch,
+    }
+}
+
+#[test]
+fn shadow_trained_detectors_find_separable_noise_and_stay_at_chance_on_the_control() {
+    // Separable: uniform noise. The attacker's two shadow bundles use other keys.
+    let shadows: Vec<Shadow> = [5, 6]
+        .iter()
+        .map(|&key_seed| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut options = common::quick_options(1, 0, key_seed);
+            options.amount = 0.5;
+            augment(
+                &common::fashion_subset(600, 100),
+                &options,
+                &dir.path().join("bundle"),
+                &dir.path().join("key.json"),
+            )
+            .unwrap();
+            shadow(dir.path())
+        })
+        .collect();
+    let knowledge = Knowledge::with_shadows(None, &shadows);
+    let dir = tempfile::tempdir().unwrap();
+    let key = augment_subset(dir.path(), NoiseKind::Uniform, 0.5);
+    let report = audit_with(dir.path(), &knowledge);
+    assert!(
+        auc(&report, SHADOW_TRAINED) > 0.99,
+        "{:?}",
+        report.detection
+    );
+    assert_eq!(report.identification.by_shadow, Some(key.real_branch));
+
+    // Control: shadows and target without any signal.
+    let shadows: Vec<Shadow> = [20, 30]
+        .iter()
+        .map(|&seed| {
+            let dir = tempfile::tempdir().unwrap();
+            control_bundle(dir.path(), seed);
+            shadow(dir.path())
+        })
+        .collect();
+    let knowledge = Knowledge::with_shadows(None, &shadows);
+    let dir = tempfile::tempdir().unwrap();
+    control_bundle(dir.path(), 9);
+    let report = audit_with(dir.path(), &knowledge);
+    let shadow_auc = auc(&report, SHADOW_TRAINED);
+    assert!(
+        (shadow_auc - 0.5).abs() < 0.06,
+        "shadow-trained AUC {shadow_auc}"
+    );
 }
 
 #[test]
@@ -246,4 +316,72 @@ fn audit_command_writes_report_and_grid_and_refuses_a_foreign_key() {
         stderr(&bad)
     );
     assert!(!a.path().join("report2").exists());
+}
+
+#[test]
+fn family_decoys_leave_the_real_branch_the_only_default_architecture() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = common::quick_options(3, 0, 2);
+    options.architecture = Architecture::lenet();
+    options.decoy_architecture = DecoyArchitecture::Family;
+    let key = augment(
+        &common::fashion_subset(200, 50),
+        &options,
+        &dir.path().join("bundle"),
+        &dir.path().join("key.json"),
+    )
+    .unwrap();
+    let report = audit(dir.path());
+    let spec = Bundle::open(&dir.path().join("bundle")).unwrap().spec;
+    for e in &report.identification.evidence {
+        let default = spec.branches[e.branch].network.architecture == Architecture::lenet();
+        assert_eq!(e.canonical_architecture, default, "branch {}", e.branch);
+    }
+    assert!(report.identification.evidence[key.real_branch].canonical_architecture);
+    assert!(report.identification.by_architecture.is_some());
+}
+
+#[test]
+fn interleaved_views_from_a_public_set_are_matched_and_repeat_nothing() {
+    let data = common::fashion_subset(900, 300);
+    let (owner, public) = (
+        amalgam_owner::data::Dataset {
+            name: "owner".into(),
+            train: data.train.range(0..300),
+            test: data.test.range(0..100),
+        },
+        amalgam_owner::data::Dataset {
+            name: "public".into(),
+            train: data.train.range(300..900),
+            test: data.test.range(100..300),
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = common::quick_options(1, 0, 8);
+    options.noise = NoiseKind::Interleave;
+    options.amount = 0.43;
+    options.decoy_inputs = Some(std::sync::Arc::new(public.clone()));
+    let key = augment(
+        &owner,
+        &options,
+        &dir.path().join("bundle"),
+        &dir.path().join("key.json"),
+    )
+    .unwrap();
+    let knowledge = Knowledge {
+        public: Some(public.train.clone()),
+        shadow: None,
+    };
+    let report = audit_with(dir.path(), &knowledge);
+    let id = &report.identification;
+    assert_eq!(id.by_public_set, Some(key.real_branch), "{id:?}");
+    for e in &id.evidence {
+        assert_eq!(e.repeated_images, 0.0, "no view repeats an image");
+        let distance = e.public_distance.unwrap();
+        if e.branch == key.real_branch {
+            assert!(distance > 0.01, "the owner's images are not public");
+        } else {
+            assert_eq!(distance, 0.0, "decoy views are public images");
+        }
+    }
 }

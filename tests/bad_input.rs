@@ -251,3 +251,26 @@ fn bundle_spec_whose_filter_does_not_fit_is_rejected() {
     assert_fails(&output, &["model.json", "branch 0"]);
     assert_entries(out.path(), &["bundle", "key.json"]);
 }
+
+#[test]
+fn interleave_refuses_views_that_do_not_fit_no_decoy_and_a_decoy_set_too_small() {
+    let data = data_dir();
+    let (out, dir) = augment_with(data.path(), &["--noise", "interleave", "--amount", "0.25"]);
+    assert_fails(&out, &["interleave", "--amount 0.44"]);
+    assert_entries(dir.path(), &[]);
+
+    let (out, dir) = augment_with(data.path(), &["--noise", "interleave", "--decoys", "0"]);
+    assert_fails(&out, &["at least one decoy"]);
+    assert_entries(dir.path(), &[]);
+
+    // A decoy set with fewer images of a class than the owner's data would repeat images.
+    let small = tempfile::tempdir().unwrap();
+    write_idx_dataset(small.path(), 8, 16, 16);
+    let small_arg = small.path().to_string_lossy().to_string();
+    let (out, dir) = augment_with(
+        data.path(),
+        &["--noise", "interleave", "--decoy-data", &small_arg],
+    );
+    assert_fails(&out, &["decoy inputs", "fewer than the data's"]);
+    assert_entries(dir.path(), &[]);
+}

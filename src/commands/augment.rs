@@ -2,27 +2,31 @@
 
 use std::sync::Arc;
 
-use amalgam_core::data::ImageSet;
+use amalgam_core::data::{ImageSet, LabelledSet};
 use amalgam_owner::augment::{AugmentOptions, Augmentable, augment};
 use amalgam_owner::data::{Dataset, SampleSource, load_dataset, open_idx_dataset};
 use amalgam_owner::key::SecretKey;
 use amalgam_owner::noise::NoiseKind;
+use amalgam_owner::noise::interleave::fitting_amount;
 use anyhow::Result;
 
 use crate::args::{AugmentArgs, JobArgs, NoiseChoice, Task};
 use crate::commands::original_data::{OriginalData, load};
 use crate::progress;
 
+/// Augmentation amount without `--amount`, for every noise kind but interleave.
+const DEFAULT_AMOUNT: f64 = 0.25;
+
 /// The augmenter's options from the command line.
 pub fn options(job: &JobArgs) -> AugmentOptions {
     let (training, obfuscation, task) = (&job.training, &job.obfuscation, job.data.task);
     let default_noise = match task {
-        Task::Image => NoiseChoice::Uniform,
+        Task::Image => NoiseChoice::Interleave,
         Task::Text => NoiseChoice::Unigram,
     };
     AugmentOptions {
         architecture: training.model(task).architecture(),
-        amount: obfuscation.amount,
+        amount: obfuscation.amount.unwrap_or(DEFAULT_AMOUNT),
         noise: obfuscation.noise.unwrap_or(default_noise).into(),
         decoys: obfuscation.decoys,
         decoy_architecture: obfuscation.decoy_arch.into(),
@@ -33,14 +37,24 @@ pub fn options(job: &JobArgs) -> AugmentOptions {
     }
 }
 
-/// `options` with the decoy inputs of `job` for images with interleave noise: the set of
-/// `--decoy-data`, or the owner's own `dataset`.
+/// `options` completed for images with interleave noise: the decoy inputs (the set of
+/// `--decoy-data`, or the owner's own `dataset`) and, without `--amount`, the smallest amount
+/// the views fit.
 pub fn with_decoy_inputs(
     mut options: AugmentOptions,
     job: &JobArgs,
     dataset: &Dataset<ImageSet>,
 ) -> Result<AugmentOptions> {
     if options.noise == NoiseKind::Interleave {
+        if job.obfuscation.amount.is_none() {
+            let views = options.decoys + 1;
+            options.amount = fitting_amount(dataset.train.input(), views).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "interleave noise: {views} views of {} do not fit any amount up to 4; use fewer --decoys",
+                    dataset.train.input()
+                )
+            })?;
+        }
         options.decoy_inputs = Some(Arc::new(match &job.obfuscation.decoy_data {
             Some(dir) => load_dataset(Some(dir), job.data.image_size)?,
             None => dataset.clone(),

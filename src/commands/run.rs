@@ -180,7 +180,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         model: format!("{:?}", args.job.training.model(args.job.data.task)).to_lowercase(),
         original_shape: key.original.input.to_string(),
         augmented_shape: key.augmented.to_string(),
-        amount: opts.amount,
+        amount: key.amount,
         noise: format!("{:?}", key.noise).to_lowercase(),
         decoys: opts.decoys,
         seed: opts.seed,
