@@ -2,15 +2,14 @@
 
 use std::sync::Arc;
 
-use amalgam_attack::{COMBINED, CloudView, SHADOW_TRAINED};
-use amalgam_cloud::{TrainOptions, train_bundle};
+use amalgam_attack::{COMBINED, SHADOW_TRAINED};
 use amalgam_core::data::{ImageSet, LabelledSet};
 use amalgam_core::files::write_json;
 use amalgam_core::model::Architecture;
 use amalgam_core::rng::{Stream, substream};
 use amalgam_core::training::OptimizerKind;
 use amalgam_owner::audit::AuditReport;
-use amalgam_owner::augment::{AugmentOptions, DecoyArchitecture, augment};
+use amalgam_owner::augment::{AugmentOptions, DecoyArchitecture};
 use amalgam_owner::data::Dataset;
 use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::setup::TrainSettings;
@@ -22,7 +21,7 @@ use serde::Serialize;
 use crate::args::AuditSweepArgs;
 use crate::commands::audit::audit_view;
 use crate::commands::original_data::{OriginalData, load};
-use crate::commands::shadow::Attacker;
+use crate::commands::shadow::{Attacker, bundle_and_view};
 
 /// Where an interleave setting's decoy views come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -151,8 +150,11 @@ fn optional(v: Option<usize>) -> Verdict {
     v.map_or(Verdict::Unavailable, Verdict::Branch)
 }
 
+/// Reads one identification verdict from a report.
+type VerdictOf = fn(&AuditReport) -> Verdict;
+
 /// Every identification verdict of the audit, by name.
-fn verdicts() -> Vec<(&'static str, fn(&AuditReport) -> Verdict)> {
+fn verdicts() -> Vec<(&'static str, VerdictOf)> {
     vec![
         ("pick", |r| Verdict::Branch(r.identification.pick)),
         ("smoothness", |r| {
@@ -368,38 +370,13 @@ pub fn run(args: AuditSweepArgs) -> Result<()> {
                 DecoySource::Public => Some(Arc::clone(&public)),
             };
             let dir = tempfile::tempdir()?;
-            let (bundle, key) = (dir.path().join("bundle"), dir.path().join("key.json"));
-            let (trained, log) = (
-                dir.path().join("trained.safetensors"),
-                dir.path().join("log.jsonl"),
-            );
-            augment(
-                owner,
-                &AugmentOptions {
-                    key_seed,
-                    ..options.clone()
-                },
-                &bundle,
-                &key,
-            )?;
-            let trained_outputs = if args.train_epochs > 0 {
-                train_bundle(
-                    &bundle,
-                    &trained,
-                    &log,
-                    &ProgressBar::hidden(),
-                    TrainOptions::default(),
-                )?;
-                Some((trained.as_path(), log.as_path()))
-            } else {
-                None
+            let options = AugmentOptions {
+                key_seed,
+                ..options.clone()
             };
-            let view = CloudView::open(
-                &bundle,
-                trained_outputs.map(|t| t.0),
-                trained_outputs.map(|t| t.1),
-                0,
-            )?;
+            let (view, _) = bundle_and_view(owner, &options, dir.path(), args.train_epochs > 0, 0)?;
+            // The owner scores with the key file, read only after the attacks.
+            let key = dir.path().join("key.json");
             let (_, _, _, report) = audit_view(view, &knowledge, &key)?;
             reports.push(report);
             bar.inc(1);

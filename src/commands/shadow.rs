@@ -11,6 +11,7 @@ use amalgam_core::data::ImageSet;
 use amalgam_core::model::Architecture;
 use amalgam_owner::augment::{AugmentOptions, DecoyArchitecture, augment};
 use amalgam_owner::data::Dataset;
+use amalgam_owner::key::SecretKey;
 use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::setup::TrainSettings;
 use anyhow::Result;
@@ -58,25 +59,11 @@ impl Attacker<'_> {
     }
 
     fn shadow(&self, options: &AugmentOptions, dir: &Path) -> Result<Shadow> {
-        let (bundle, key_path) = (dir.join("bundle"), dir.join("key.json"));
-        let key = augment(self.public, options, &bundle, &key_path)?;
-        let (trained, log) = (dir.join("trained.safetensors"), dir.join("log.jsonl"));
-        let outputs = if self.train_epochs > 0 {
-            train_bundle(
-                &bundle,
-                &trained,
-                &log,
-                &ProgressBar::hidden(),
-                TrainOptions::default(),
-            )?;
-            Some((trained.as_path(), log.as_path()))
-        } else {
-            None
-        };
-        let view = CloudView::open(
-            &bundle,
-            outputs.map(|o| o.0),
-            outputs.map(|o| o.1),
+        let (view, key) = bundle_and_view(
+            self.public,
+            options,
+            dir,
+            self.train_epochs > 0,
             self.samples,
         )?;
         Ok(Shadow {
@@ -85,6 +72,33 @@ impl Attacker<'_> {
             real_branch: key.real_branch,
         })
     }
+}
+
+/// Augments `dataset` with `options` into `dir/bundle` and `dir/key.json`, trains the bundle
+/// as the cloud would if `train` (`dir/trained.safetensors`, `dir/log.jsonl`), and opens the
+/// cloud's view of it with at most `samples` samples (0: all). Returns the view and the key.
+pub fn bundle_and_view(
+    dataset: &Dataset<ImageSet>,
+    options: &AugmentOptions,
+    dir: &Path,
+    train: bool,
+    samples: usize,
+) -> Result<(CloudView, SecretKey)> {
+    let (bundle, key_path) = (dir.join("bundle"), dir.join("key.json"));
+    let key = augment(dataset, options, &bundle, &key_path)?;
+    let (trained, log) = (dir.join("trained.safetensors"), dir.join("log.jsonl"));
+    if train {
+        train_bundle(
+            &bundle,
+            &trained,
+            &log,
+            &ProgressBar::hidden(),
+            TrainOptions::default(),
+        )?;
+    }
+    let outputs = train.then_some((trained.as_path(), log.as_path()));
+    let view = CloudView::open(&bundle, outputs.map(|o| o.0), outputs.map(|o| o.1), samples)?;
+    Ok((view, key))
 }
 
 /// The target's construction as the attacker reads it from the bundle (everything but the

@@ -45,9 +45,7 @@ impl NoiseLayout {
             noise_positions,
         }
     }
-}
 
-impl NoiseLayout {
     /// The layout whose keep indices are `keep_indices` (per channel, sorted, `HW` each);
     /// every other position is noise.
     pub fn from_keep_indices(
