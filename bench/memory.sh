@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Peak memory (/usr/bin/time -v) of `amalgam augment` on generated raw IDX sets of N and 8N
+# Peak memory (/usr/bin/time -v) of a streaming `amalgam augment` (uniform noise; interleave
+# noise holds its decoy inputs in memory) on generated raw IDX sets of N and 8N
 # training samples at amount 1.0 (28x28 -> 56x56 f32: the 8N bundle is about 4.4 GB with the
 # default N = 40,000). Writes bench/results/memory.json. Needs about 5 GB of free disk in
 # TMPDIR.
@@ -13,7 +14,8 @@ for samples in "$n" "$((8 * n))"; do
     target/release/amalgam-bench write-idx --dir "$work/data" --samples "$samples"
     start="$(date +%s.%N)"
     /usr/bin/time -v -o "$work/time" target/release/amalgam augment --data "$work/data" \
-        --model mlp --amount 1.0 --bundle "$work/bundle" --key "$work/key.json" > /dev/null
+        --model mlp --amount 1.0 --noise uniform --bundle "$work/bundle" --key "$work/key.json" \
+        > /dev/null
     seconds="$(echo "$(date +%s.%N) - $start" | bc)"
     rss="$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time")"
     bytes="$(stat -c %s "$work/bundle/data.safetensors")"

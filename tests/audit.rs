@@ -385,3 +385,52 @@ fn interleaved_views_from_a_public_set_are_matched_and_repeat_nothing() {
         }
     }
 }
+
+#[test]
+fn audit_command_with_attacker_data_runs_the_shadow_trained_attacks() {
+    let (owner, attacker, out) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    common::write_idx_dataset(owner.path(), 60, 20, 12);
+    common::write_idx_dataset(attacker.path(), 80, 20, 12);
+    let made = amalgam(&[
+        "augment",
+        "--data",
+        &owner.path().to_string_lossy(),
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--noise",
+        "uniform",
+        "--bundle",
+        &arg(out.path(), "bundle"),
+        "--key",
+        &arg(out.path(), "key.json"),
+    ]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let audited = amalgam(&[
+        "audit",
+        "--bundle",
+        &arg(out.path(), "bundle"),
+        "--key",
+        &arg(out.path(), "key.json"),
+        "--out",
+        &arg(out.path(), "report"),
+        "--attacker-data",
+        &attacker.path().to_string_lossy(),
+        "--shadows",
+        "2",
+    ]);
+    assert!(audited.status.success(), "{}", stderr(&audited));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report/report.json")).unwrap())
+            .unwrap();
+    let detection = report["detection"].as_array().unwrap();
+    assert_eq!(detection.last().unwrap()["statistic"], SHADOW_TRAINED);
+    assert!(detection.last().unwrap()["auc"].as_f64().unwrap() > 0.99);
+    assert!(report["identification"]["by_shadow"].is_u64());
+    assert!(report["identification"]["by_public_set"].is_u64());
+}
