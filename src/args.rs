@@ -450,6 +450,9 @@ pub struct AuditSweepArgs {
     /// shadow-trained attacks).
     #[arg(long, default_value_t = 4)]
     pub shadows: u64,
+    /// Only the settings of this noise kind (e.g. `interleave`, to rerun them with more keys).
+    #[arg(long, value_enum, value_name = "NOISE")]
+    pub only: Option<NoiseChoice>,
     /// Output JSON file with every setting's rates.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

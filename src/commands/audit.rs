@@ -3,14 +3,16 @@
 use std::path::Path;
 
 use amalgam_attack::{AttackResults, CloudView, Knowledge, run_attacks};
+use amalgam_core::bundle::Bundle;
+use amalgam_core::data::TokenSet;
 use amalgam_core::files::{StagingDir, check_new_dir, write_json};
 use amalgam_owner::audit::{AuditReport, score, write_grid};
 use amalgam_owner::data::{Dataset, load_dataset};
 use amalgam_owner::key::SecretKey;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::args::AuditArgs;
-use crate::commands::shadow::{Attacker, public_settings};
+use crate::commands::shadow::{AttackedKind, Attacker, public_settings};
 use crate::progress;
 
 /// Samples shown in the grid.
@@ -31,6 +33,9 @@ pub fn audit_view(
 
 pub fn run(args: AuditArgs) -> Result<()> {
     check_new_dir(&args.out)?;
+    if Bundle::open(&args.bundle)?.spec.input.tokens().is_some() {
+        return run_text(&args);
+    }
     let view = CloudView::open(
         &args.bundle,
         args.trained.as_deref(),
@@ -99,20 +104,49 @@ pub fn run(args: AuditArgs) -> Result<()> {
     Ok(())
 }
 
+/// The audit of a text bundle: the attacks that need nothing of the attacker's own, scored by
+/// token accuracy; `report.json` and the tables (no picture).
+fn run_text(args: &AuditArgs) -> Result<()> {
+    if args.attacker_data.is_some() {
+        bail!(
+            "--attacker-data: the shadow-trained attacks on text bundles need public text \
+             tokenised with the bundle's vocabulary, which this command cannot build; \
+             `amalgam audit-sweep --task text` runs them with the corpus's vocabulary"
+        );
+    }
+    let view = CloudView::<TokenSet>::open(
+        &args.bundle,
+        args.trained.as_deref(),
+        args.log.as_deref(),
+        args.samples,
+    )?;
+    let spinner = progress::step("attacking the bundle as the cloud (no key)");
+    let report = TokenSet::audit(&view, &Knowledge::default(), &args.key)
+        .with_context(|| args.key.display().to_string());
+    spinner.finish_and_clear();
+    let report = report?;
+    let staging = StagingDir::new(&args.out)?;
+    write_json(&staging.path().join("report.json"), &report)?;
+    let out = staging.commit()?;
+    print_report(&report);
+    println!("report {}", out.join("report.json").display());
+    Ok(())
+}
+
 fn print_report(r: &AuditReport) {
     println!(
         "Noise-position detection over {} samples (AUC 0.5 = chance, 1.0 = all found)",
         r.samples
     );
     println!(
-        "| statistic             |   AUC | best balanced acc. | real pixels found at known count |"
+        "| statistic             |   AUC | best balanced acc. | real positions found at known count |"
     );
     println!(
-        "|-----------------------|-------|--------------------|----------------------------------|"
+        "|-----------------------|-------|--------------------|-------------------------------------|"
     );
     for d in &r.detection {
         println!(
-            "| {:<21} | {:.3} | {:>18.3} | {:>32.3} |",
+            "| {:<21} | {:.3} | {:>18.3} | {:>35.3} |",
             d.statistic, d.auc, d.best_balanced_accuracy, d.real_recovered_at_count
         );
     }
@@ -162,13 +196,16 @@ fn print_report(r: &AuditReport) {
         );
     }
     println!();
-    println!("Reconstruction of the training samples");
-    println!("| method      | PSNR (dB) |  SSIM |");
-    println!("|-------------|-----------|-------|");
+    println!(
+        "Reconstruction of the training samples (similarity: SSIM for images, token accuracy for text)"
+    );
+    println!("| method      | PSNR (dB) | similarity |");
+    println!("|-------------|-----------|------------|");
     for rec in &r.reconstruction {
+        let psnr = rec.psnr_db.map_or("-".to_string(), |p| format!("{p:.2}"));
         println!(
-            "| {:<11} | {:>9.2} | {:.3} |",
-            rec.method, rec.psnr_db, rec.ssim
+            "| {:<11} | {:>9} | {:>10.3} |",
+            rec.method, psnr, rec.similarity
         );
     }
 }

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use amalgam_attack::{COMBINED, SHADOW_TRAINED};
-use amalgam_core::data::{ImageSet, LabelledSet};
+use std::ops::Range;
+
 use amalgam_core::files::write_json;
-use amalgam_core::model::Architecture;
+use amalgam_core::model::{Architecture, InputShape};
 use amalgam_core::rng::{Stream, substream};
 use amalgam_core::training::OptimizerKind;
 use amalgam_owner::audit::AuditReport;
@@ -19,9 +20,8 @@ use rand::seq::SliceRandom;
 use serde::Serialize;
 
 use crate::args::AuditSweepArgs;
-use crate::commands::audit::audit_view;
 use crate::commands::original_data::{OriginalData, load};
-use crate::commands::shadow::{Attacker, bundle_and_view};
+use crate::commands::shadow::{AttackedKind, Attacker, bundle_and_view};
 
 /// Where an interleave setting's decoy views come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -47,11 +47,12 @@ struct Setting {
     decoy_inputs: DecoySource,
 }
 
-/// The settings of docs/PRIVACY.md: the published kinds and `resample` at amounts 0.25 and
-/// 1.0 with 1 and 3 clone decoys, the default construction with family decoys, and
-/// `interleave` at the amounts its views fit (0.43 for K = 1, 1.0 for K = 3) with each source
-/// of decoy inputs.
-fn settings() -> Vec<Setting> {
+/// The settings of docs/PRIVACY.md. Images: the published kinds and `resample` at amounts
+/// 0.25 and 1.0 with 1 and 3 clone decoys, the published default (uniform noise, family
+/// decoys), and `interleave` at the amounts its views fit (0.43 for K = 1, 1.0 for K = 3)
+/// with each source of decoy inputs. Text: `unigram` and `uniform` noise at amounts 0.25 and
+/// 1.0 with 1 and 3 clone decoys, and unigram noise with family decoys.
+fn settings(input: InputShape) -> Vec<Setting> {
     let mut settings = Vec::new();
     let setting = |noise, amount, decoys, decoy_architecture, decoy_inputs| Setting {
         noise,
@@ -60,7 +61,17 @@ fn settings() -> Vec<Setting> {
         decoy_architecture,
         decoy_inputs,
     };
-    for noise in [NoiseKind::Uniform, NoiseKind::Gaussian, NoiseKind::Resample] {
+    let (kinds, default) = match input {
+        InputShape::Image(_) => (
+            vec![NoiseKind::Uniform, NoiseKind::Gaussian, NoiseKind::Resample],
+            NoiseKind::Uniform,
+        ),
+        InputShape::Tokens(_) => (
+            vec![NoiseKind::Unigram, NoiseKind::Uniform],
+            NoiseKind::Unigram,
+        ),
+    };
+    for noise in kinds {
         for amount in [0.25, 1.0] {
             for decoys in [1, 3] {
                 settings.push(setting(
@@ -74,25 +85,27 @@ fn settings() -> Vec<Setting> {
         }
     }
     settings.push(setting(
-        NoiseKind::Uniform,
+        default,
         0.25,
         1,
         DecoyArchitecture::Family,
         DecoySource::None,
     ));
-    for source in [
-        DecoySource::Own,
-        DecoySource::OwnerOther,
-        DecoySource::Public,
-    ] {
-        for (amount, decoys) in [(0.43, 1), (1.0, 3)] {
-            settings.push(setting(
-                NoiseKind::Interleave,
-                amount,
-                decoys,
-                DecoyArchitecture::Clone,
-                source,
-            ));
+    if input.image().is_some() {
+        for source in [
+            DecoySource::Own,
+            DecoySource::OwnerOther,
+            DecoySource::Public,
+        ] {
+            for (amount, decoys) in [(0.43, 1), (1.0, 3)] {
+                settings.push(setting(
+                    NoiseKind::Interleave,
+                    amount,
+                    decoys,
+                    DecoyArchitecture::Clone,
+                    source,
+                ));
+            }
         }
     }
     settings
@@ -112,9 +125,10 @@ struct SweepRow {
     /// a verdict that abstains counts as wrong).
     identification: Vec<(String, Option<f64>)>,
     random_guess: f64,
-    /// Mean (PSNR dB, SSIM) of the reconstructions: from the picked branch, by dropping the
-    /// detected noise, by shrinking the flat sequence.
-    reconstruction: Vec<(String, f64, f64)>,
+    /// Mean similarity of each reconstruction to the originals (SSIM for images, token
+    /// accuracy for text): from the picked branch, by dropping the detected noise, and for
+    /// images by shrinking the flat sequence.
+    reconstruction: Vec<(String, f64)>,
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
@@ -198,8 +212,7 @@ impl SweepRow {
             .map(|(i, m)| {
                 (
                     m.method.clone(),
-                    mean(reports.iter().map(|r| r.reconstruction[i].psnr_db)),
-                    mean(reports.iter().map(|r| r.reconstruction[i].ssim)),
+                    mean(reports.iter().map(|r| r.reconstruction[i].similarity)),
                 )
             })
             .collect();
@@ -225,56 +238,44 @@ impl SweepRow {
 /// The sweep's two disjoint regions of one data set: the owner's region, from which every
 /// key draws a fresh owner set and owner's other data (so that verdicts about the data
 /// itself are independent across keys), and the attacker's public set.
-struct Slices {
-    private: Dataset,
-    public: Dataset,
+struct Slices<S> {
+    private: Dataset<S>,
+    public: Dataset<S>,
     samples: usize,
 }
 
-impl Slices {
+impl<S: AttackedKind> Slices<S> {
     /// The owner's region: the first `3 * samples` training and `3 * samples / 8` test
     /// samples; the attacker's: the last `2 * samples` training and `samples / 2` test ones.
-    fn cut(full: &Dataset, samples: usize) -> Result<Self> {
+    fn cut(full: &Dataset<S>, samples: usize) -> Result<Self> {
         let (n, t) = (samples, samples / 8);
-        if full.train.len() < 5 * n || full.test.len() < 7 * t {
+        let (end, test_end) = (full.train.len(), full.test.len());
+        if end < 5 * n || test_end < 7 * t {
             bail!(
-                "the audit sweep needs 5 x {n} training and 7 x {t} test samples (owner's region, attacker's public set); {} has {} and {}",
+                "the audit sweep needs 5 x {n} training and 7 x {t} test samples (owner's region, attacker's public set); {} has {end} and {test_end}",
                 full.name,
-                full.train.len(),
-                full.test.len()
             );
         }
-        let (end, test_end) = (full.train.len(), full.test.len());
+        let part = |what: String, train: Range<usize>, test: Range<usize>| Dataset {
+            name: format!(
+                "{what}{} (training samples {train:?}, test samples {test:?})",
+                full.name
+            ),
+            train: full.train.select(&train.collect::<Vec<_>>()),
+            test: full.test.select(&test.collect::<Vec<_>>()),
+        };
         Ok(Self {
-            private: Dataset {
-                name: format!(
-                    "{} (training samples 0..{}, test samples 0..{})",
-                    full.name,
-                    3 * n,
-                    3 * t
-                ),
-                train: full.train.range(0..3 * n),
-                test: full.test.range(0..3 * t),
-            },
-            public: Dataset {
-                name: format!(
-                    "{} (training samples {}..{end}, test samples {}..{test_end})",
-                    full.name,
-                    end - 2 * n,
-                    test_end - 4 * t
-                ),
-                train: full.train.range(end - 2 * n..end),
-                test: full.test.range(test_end - 4 * t..test_end),
-            },
+            private: part(String::new(), 0..3 * n, 0..3 * t),
+            public: part(String::new(), end - 2 * n..end, test_end - 4 * t..test_end),
             samples,
         })
     }
 
     /// For `key`: the owner's set (`samples` training, `samples / 8` test samples) and the
     /// owner's other data (twice as many), a random partition of the owner's region.
-    fn owner_sets(&self, key: u64) -> (Dataset, Dataset) {
+    fn owner_sets(&self, key: u64) -> (Dataset<S>, Dataset<S>) {
         let mut rng = substream(0, Stream::AuditSamples, key);
-        let mut split = |set: &ImageSet, n: usize| {
+        let mut split = |set: &S, n: usize| {
             let mut order: Vec<usize> = (0..set.len()).collect();
             order.shuffle(&mut rng);
             (set.select(&order[..n]), set.select(&order[n..]))
@@ -298,17 +299,35 @@ impl Slices {
 }
 
 pub fn run(args: AuditSweepArgs) -> Result<()> {
-    let OriginalData::Images(full) = load(&args.data)? else {
-        bail!("the audit sweep covers images only (--task image)");
+    let (rows, description) = match load(&args.data)? {
+        OriginalData::Images(full) => sweep(&full, &args, Architecture::lenet())?,
+        OriginalData::Text(text) => sweep(&text.dataset, &args, Architecture::bag())?,
     };
-    let slices = Slices::cut(&full, args.samples)?;
-    let owner_sets: Vec<(Dataset, Arc<Dataset>)> = (0..args.keys)
+    print_table(&rows, &description);
+    if let Some(out) = &args.out {
+        write_json(out, &rows)?;
+    }
+    Ok(())
+}
+
+/// Audits every setting for `architecture` bundles made from `full`; returns the rows and a
+/// description of the sweep for the table's title.
+fn sweep<S: AttackedKind>(
+    full: &Dataset<S>,
+    args: &AuditSweepArgs,
+    architecture: Architecture,
+) -> Result<(Vec<SweepRow>, String)> {
+    let slices = Slices::cut(full, args.samples)?;
+    let owner_sets: Vec<(Dataset<S>, Arc<Dataset<S>>)> = (0..args.keys)
         .map(|key| {
             let (owner, other) = slices.owner_sets(key);
             (owner, Arc::new(other))
         })
         .collect();
-    let settings = settings();
+    let settings: Vec<Setting> = settings(full.train.input())
+        .into_iter()
+        .filter(|s| args.only.is_none_or(|only| s.noise == only.into()))
+        .collect();
     let total = settings.len() as u64 * (args.keys + args.shadows);
     let bar = ProgressBar::new(total);
     bar.set_style(
@@ -319,6 +338,19 @@ pub fn run(args: AuditSweepArgs) -> Result<()> {
         .progress_chars("=> "),
     );
     bar.set_prefix("auditing");
+    let public_train = slices
+        .public
+        .train
+        .select(&(0..args.samples).collect::<Vec<_>>());
+    let public_test = slices
+        .public
+        .test
+        .select(&(0..args.samples / 8).collect::<Vec<_>>());
+    let shadow_data = Dataset {
+        name: slices.public.name.clone(),
+        train: public_train,
+        test: public_test,
+    };
     let mut rows = Vec::new();
     for setting in settings {
         bar.set_message(format!(
@@ -330,7 +362,7 @@ pub fn run(args: AuditSweepArgs) -> Result<()> {
             setting.decoy_inputs
         ));
         let mut options = AugmentOptions {
-            architecture: Architecture::lenet(),
+            architecture: architecture.clone(),
             amount: setting.amount,
             noise: setting.noise,
             decoys: setting.decoys,
@@ -347,27 +379,25 @@ pub fn run(args: AuditSweepArgs) -> Result<()> {
             decoy_inputs: None,
         };
         let attacker = Attacker {
-            public: &Dataset {
-                name: slices.public.name.clone(),
-                train: slices.public.train.head(args.samples),
-                test: slices.public.test.head(args.samples / 8),
-            },
+            public: &shadow_data,
             shadows: args.shadows,
             train_epochs: args.train_epochs,
             samples: 0,
         };
         let mut knowledge = attacker.knowledge(&options)?;
         // The matching attack compares with the attacker's whole public set.
-        knowledge.public = Some(slices.public.train.clone());
+        if knowledge.public.is_some() {
+            knowledge.public = S::decoy_inputs(&slices.public).map(|p| p.train.clone());
+        }
         bar.inc(args.shadows);
-        let public = Arc::new(slices.public.clone());
+        let public = S::decoy_inputs(&slices.public);
         let mut reports = Vec::new();
         for (key_seed, (owner, other)) in (0..args.keys).zip(&owner_sets) {
             options.decoy_inputs = match setting.decoy_inputs {
                 DecoySource::None => None,
-                DecoySource::Own => Some(Arc::new(owner.clone())),
-                DecoySource::OwnerOther => Some(Arc::clone(other)),
-                DecoySource::Public => Some(Arc::clone(&public)),
+                DecoySource::Own => S::decoy_inputs(owner),
+                DecoySource::OwnerOther => S::decoy_inputs(other),
+                DecoySource::Public => public.clone(),
             };
             let dir = tempfile::tempdir()?;
             let options = AugmentOptions {
@@ -376,41 +406,62 @@ pub fn run(args: AuditSweepArgs) -> Result<()> {
             };
             let (view, _) = bundle_and_view(owner, &options, dir.path(), args.train_epochs > 0, 0)?;
             // The owner scores with the key file, read only after the attacks.
-            let key = dir.path().join("key.json");
-            let (_, _, _, report) = audit_view(view, &knowledge, &key)?;
-            reports.push(report);
+            reports.push(S::audit(&view, &knowledge, &dir.path().join("key.json"))?);
             bar.inc(1);
         }
         rows.push(SweepRow::new(setting, &reports));
     }
     bar.finish_and_clear();
-    print_table(&rows, &slices, args.train_epochs, args.shadows);
-    if let Some(out) = &args.out {
-        write_json(out, &rows)?;
-    }
-    Ok(())
-}
-
-fn print_table(rows: &[SweepRow], slices: &Slices, train_epochs: usize, shadows: u64) {
-    println!(
-        "Privacy audit of LeNet bundles, each key's owner set ({} training samples) drawn from {}, {} keys per setting, {}; attacker: {}, {shadows} shadow bundles per setting",
+    let description = format!(
+        "Privacy audit of {} bundles, each key's owner set ({} training samples) drawn from {}, {} keys per setting, {}; attacker: {}, {} shadow bundles per setting",
+        architecture.name(),
         slices.samples,
         slices.private.name,
-        rows.first().map_or(0, |r| r.keys),
-        if train_epochs > 0 {
-            format!("{train_epochs} epoch(s) of cloud training per bundle")
+        args.keys,
+        if args.train_epochs > 0 {
+            format!(
+                "{} epoch(s) of cloud training per bundle",
+                args.train_epochs
+            )
         } else {
             "no training (data-only attacks)".to_string()
         },
         slices.public.name,
+        args.shadows,
     );
+    Ok((rows, description))
+}
+
+fn print_table(rows: &[SweepRow], description: &str) {
+    println!("{description}");
     println!();
+    let Some(first) = rows.first() else {
+        return;
+    };
+    let verdicts: Vec<&str> = first
+        .identification
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let methods: Vec<&str> = first
+        .reconstruction
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
     println!(
-        "| noise | decoy inputs | decoys | amount | K | detection AUC (unsupervised) | detection AUC (shadow-trained) | real pixels found | identified (pick) | smoothness | positions | repeats | architecture | loss | accuracy | public set | shadow-trained | random | SSIM from branch | SSIM drop noise | SSIM flat shrink |"
+        "| noise | decoy inputs | decoys | amount | K | detection AUC (unsupervised) | detection AUC (shadow-trained) | real positions found | {} | random | {} |",
+        verdicts
+            .iter()
+            .map(|v| format!("identified: {v}"))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        methods
+            .iter()
+            .map(|m| format!("similarity {m}"))
+            .collect::<Vec<_>>()
+            .join(" | ")
     );
-    println!(
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    );
+    println!("|{}", "---|".repeat(9 + verdicts.len() + methods.len()));
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
     let auc = |r: &SweepRow, name: &str| {
         r.statistic_auc
@@ -422,8 +473,13 @@ fn print_table(rows: &[SweepRow], slices: &Slices, train_epochs: usize, shadows:
     for r in rows {
         let s = &r.setting;
         let ids: Vec<String> = r.identification.iter().map(|(_, v)| opt(*v)).collect();
+        let similarity: Vec<String> = r
+            .reconstruction
+            .iter()
+            .map(|(_, v)| format!("{v:.3}"))
+            .collect();
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.3} | {} | {:.2} | {:.3} | {:.3} | {:.3} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.3} | {} | {:.2} | {} |",
             lower(&s.noise),
             match s.decoy_inputs {
                 DecoySource::None => "-",
@@ -439,9 +495,7 @@ fn print_table(rows: &[SweepRow], slices: &Slices, train_epochs: usize, shadows:
             r.real_found,
             ids.join(" | "),
             r.random_guess,
-            r.reconstruction[0].2,
-            r.reconstruction[1].2,
-            r.reconstruction[2].2,
+            similarity.join(" | "),
         );
     }
 }

@@ -5,12 +5,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use amalgam_attack::{CloudView, Knowledge, Shadow};
+use amalgam_attack::{CloudView, Knowledge, Shadow, ViewSamples, run_attacks, run_text_attacks};
 use amalgam_cloud::{TrainOptions, train_bundle};
-use amalgam_core::data::ImageSet;
+use amalgam_core::data::{ImageSet, LabelledSet, TokenSet};
 use amalgam_core::model::Architecture;
-use amalgam_owner::augment::{AugmentOptions, DecoyArchitecture, augment};
-use amalgam_owner::data::Dataset;
+use amalgam_owner::audit::{AuditReport, score, score_text};
+use amalgam_owner::augment::{AugmentOptions, Augmentable, DecoyArchitecture, augment};
+use amalgam_owner::data::{Dataset, SampleSource};
 use amalgam_owner::key::SecretKey;
 use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::setup::TrainSettings;
@@ -21,10 +22,78 @@ use indicatif::ProgressBar;
 /// though nothing depends on that: the attacker's keys are its own).
 const SHADOW_KEY_SEEDS: u64 = 1_000_000;
 
+/// A kind of data the attacker audits: images or token sequences.
+pub trait AttackedKind:
+    SampleSource<Chunk = Self> + Augmentable + ViewSamples + LabelledSet + Clone
+{
+    /// The samples `indices` (a copy).
+    fn select(&self, indices: &[usize]) -> Self;
+
+    /// The decoy inputs the attacker gives its own interleave shadows: its public set
+    /// (images only: interleave applies to images).
+    fn decoy_inputs(public: &Dataset<Self>) -> Option<Arc<Dataset<ImageSet>>>;
+
+    /// What the attacker learns from its `public` data and its `shadows`.
+    fn knowledge(public: &Dataset<Self>, shadows: &[Shadow<Self>]) -> Knowledge;
+
+    /// Attacks `view` with `knowledge`, then reads the key at `key_path` (only then) and
+    /// scores the attacks.
+    fn audit(view: &CloudView<Self>, knowledge: &Knowledge, key_path: &Path)
+    -> Result<AuditReport>;
+}
+
+impl AttackedKind for ImageSet {
+    fn select(&self, indices: &[usize]) -> Self {
+        ImageSet::select(self, indices)
+    }
+
+    fn decoy_inputs(public: &Dataset<Self>) -> Option<Arc<Dataset<ImageSet>>> {
+        Some(Arc::new(public.clone()))
+    }
+
+    fn knowledge(public: &Dataset<Self>, shadows: &[Shadow<Self>]) -> Knowledge {
+        Knowledge::with_shadows(Some(public.train.clone()), shadows)
+    }
+
+    fn audit(
+        view: &CloudView<Self>,
+        knowledge: &Knowledge,
+        key_path: &Path,
+    ) -> Result<AuditReport> {
+        let attacks = run_attacks(view, knowledge);
+        let key = SecretKey::read(key_path)?;
+        Ok(score(view, &attacks, &key)?)
+    }
+}
+
+impl AttackedKind for TokenSet {
+    fn select(&self, indices: &[usize]) -> Self {
+        TokenSet::select(self, indices)
+    }
+
+    fn decoy_inputs(_: &Dataset<Self>) -> Option<Arc<Dataset<ImageSet>>> {
+        None
+    }
+
+    fn knowledge(_: &Dataset<Self>, shadows: &[Shadow<Self>]) -> Knowledge {
+        Knowledge::with_text_shadows(shadows)
+    }
+
+    fn audit(
+        view: &CloudView<Self>,
+        knowledge: &Knowledge,
+        key_path: &Path,
+    ) -> Result<AuditReport> {
+        let attacks = run_text_attacks(view, knowledge);
+        let key = SecretKey::read(key_path)?;
+        Ok(score_text(view, &attacks, &key)?)
+    }
+}
+
 /// What the attacker knows of the construction and brings of its own.
-pub struct Attacker<'a> {
-    /// Its public data (the same kind of images as the target's, none of the owner's).
-    pub public: &'a Dataset<ImageSet>,
+pub struct Attacker<'a, S = ImageSet> {
+    /// Its public data (the same kind as the target's, none of the owner's).
+    pub public: &'a Dataset<S>,
     /// How many shadow bundles it makes.
     pub shadows: u64,
     /// Epochs it trains each shadow bundle (0: data-only detectors).
@@ -33,7 +102,7 @@ pub struct Attacker<'a> {
     pub samples: usize,
 }
 
-impl Attacker<'_> {
+impl<S: AttackedKind> Attacker<'_, S> {
     /// Makes the shadow bundles for the construction `target` (the public part of the
     /// target's settings: noise kind, amount, decoys and their architectures, training
     /// config; its keys and data are the attacker's own), trains the detectors on them, and
@@ -47,18 +116,16 @@ impl Attacker<'_> {
                 key_seed: SHADOW_KEY_SEEDS + s,
                 seed: SHADOW_KEY_SEEDS + s,
                 decoy_inputs: (target.noise == NoiseKind::Interleave)
-                    .then(|| Arc::new(self.public.clone())),
+                    .then(|| S::decoy_inputs(self.public))
+                    .flatten(),
                 ..target.clone()
             };
             shadows.push(self.shadow(&options, dir.path())?);
         }
-        Ok(Knowledge::with_shadows(
-            Some(self.public.train.clone()),
-            &shadows,
-        ))
+        Ok(S::knowledge(self.public, &shadows))
     }
 
-    fn shadow(&self, options: &AugmentOptions, dir: &Path) -> Result<Shadow> {
+    fn shadow(&self, options: &AugmentOptions, dir: &Path) -> Result<Shadow<S>> {
         let (view, key) = bundle_and_view(
             self.public,
             options,
@@ -77,13 +144,13 @@ impl Attacker<'_> {
 /// Augments `dataset` with `options` into `dir/bundle` and `dir/key.json`, trains the bundle
 /// as the cloud would if `train` (`dir/trained.safetensors`, `dir/log.jsonl`), and opens the
 /// cloud's view of it with at most `samples` samples (0: all). Returns the view and the key.
-pub fn bundle_and_view(
-    dataset: &Dataset<ImageSet>,
+pub fn bundle_and_view<S: AttackedKind>(
+    dataset: &Dataset<S>,
     options: &AugmentOptions,
     dir: &Path,
     train: bool,
     samples: usize,
-) -> Result<(CloudView, SecretKey)> {
+) -> Result<(CloudView<S>, SecretKey)> {
     let (bundle, key_path) = (dir.join("bundle"), dir.join("key.json"));
     let key = augment(dataset, options, &bundle, &key_path)?;
     let (trained, log) = (dir.join("trained.safetensors"), dir.join("log.jsonl"));

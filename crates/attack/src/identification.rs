@@ -22,19 +22,21 @@ use crate::{CloudView, NoiseScores, ShadowModels};
 pub struct BranchEvidence {
     /// Branch index in the bundle.
     pub branch: usize,
-    /// Pearson correlation of horizontally and vertically adjacent pixels of the filtered
-    /// training images (natural images: close to 1; noise: close to 0).
+    /// How natural the filtered training inputs look. Images: the Pearson correlation of
+    /// horizontally and vertically adjacent pixels (natural images: close to 1; noise: close
+    /// to 0). Text: the mean pointwise mutual information of adjacent tokens, under the
+    /// bigram counts of the bundle's own training sequences.
     pub smoothness: f64,
-    /// Mean absolute difference of adjacent pixels of the filtered images (total variation
-    /// per pixel pair).
+    /// Images: the mean absolute difference of adjacent pixels of the filtered images (total
+    /// variation per pixel pair). Text: the fraction of non-padding tokens.
     pub total_variation: f64,
     /// Mean, over the positions the branch's filter reads, of the fraction of samples whose
-    /// value is not a multiple of 1/255.
+    /// value is not a multiple of 1/255 (images; 0 for text).
     pub off_grid: f64,
     /// Mean rank (0 to 1) of the noise-likeness of the positions the filter reads, under the
     /// attacker's best noise scores: the real branch reads the least noise-like positions.
     pub noise_likeness: f64,
-    /// Fraction of the filtered training images that equal another image of the same view
+    /// Fraction of the filtered training inputs that equal another input of the same view
     /// exactly: real data rarely repeats, decoy inputs drawn with replacement do.
     pub repeated_images: f64,
     /// Whether the branch's architecture is one of amalgam's published defaults (LeNet 6/16
@@ -166,15 +168,16 @@ fn nearest_distance(images: &ImageSet, public: &ImageSet) -> f64 {
     total / images.len().max(1) as f64
 }
 
-/// Fraction of the samples of `set` that equal another of its samples bit for bit.
-pub fn repeated_fraction(set: &ImageSet) -> f64 {
+/// Fraction of `samples` (each as its values' bits or token ids) that equal another of them.
+pub fn repeated_fraction(samples: impl Iterator<Item = Vec<u32>>) -> f64 {
     let mut seen: HashMap<Vec<u32>, usize> = HashMap::new();
-    for i in 0..set.len() {
-        let bits = set.sample(i).iter().map(|v| v.to_bits()).collect();
-        *seen.entry(bits).or_default() += 1;
+    let mut total = 0usize;
+    for sample in samples {
+        *seen.entry(sample).or_default() += 1;
+        total += 1;
     }
     let repeated: usize = seen.values().filter(|&&n| n > 1).sum();
-    repeated as f64 / set.len().max(1) as f64
+    repeated as f64 / total.max(1) as f64
 }
 
 /// Training samples compared with the public set per branch (the nearest-neighbour search
@@ -192,13 +195,7 @@ pub fn branch_evidence(
     public: Option<&ImageSet>,
 ) -> Vec<BranchEvidence> {
     let spec = &view.bundle.spec;
-    let device = inference_device();
-    let defaults = published_defaults();
-    let score_ranks: Vec<Vec<f64>> = scores
-        .scores
-        .iter()
-        .map(|c| normalised_ranks(&c.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()))
-        .collect();
+    let score_ranks = ranks_per_channel(scores);
     let sample_count = view.train.len();
     spec.branches
         .iter()
@@ -208,56 +205,93 @@ pub fn branch_evidence(
                 .train
                 .gather(&branch.keep_indices, view.filtered_shape());
             let (smoothness, total_variation) = smoothness(&filtered);
-            let read = |values: &dyn Fn(usize, usize) -> f64| {
-                let (mut sum, mut n) = (0.0, 0usize);
-                for (c, keep) in branch.keep_indices.iter().enumerate() {
-                    for &k in keep {
-                        sum += values(c, k as usize);
-                        n += 1;
-                    }
-                }
-                sum / n.max(1) as f64
-            };
-            let losses = view.log.as_ref().map(|log| {
-                let loss = |e: Option<&EpochLog>| e.and_then(|e| e.branch_loss.get(b).copied());
-                (loss(log.first()), loss(log.last()))
-            });
-            let trained = view.trained.as_ref().map(|trained| {
-                let weights = branch_weights(trained, b);
-                let classifier = Classifier::new(&branch.network, &weights, &device)
-                    .expect("trained weights were checked against the spec");
-                let test = view
-                    .test
-                    .gather(&branch.keep_indices, view.filtered_shape());
-                let accuracy = evaluate(&classifier, &test, &device).accuracy;
-                let init = branch_weights(&view.bundle.init, b);
-                (accuracy, relative_change(&init, &weights))
+            let common = common_evidence(view, b, &score_ranks, || {
+                view.test
+                    .gather(&branch.keep_indices, view.filtered_shape())
             });
             let public_distance = public.map(|public| {
                 nearest_distance(&filtered.head(MATCHED_SAMPLES.min(sample_count)), public)
             });
             BranchEvidence {
-                branch: b,
                 smoothness,
                 total_variation,
-                off_grid: read(&|c, k| stats[c].off_grid[k]),
-                repeated_images: repeated_fraction(&filtered),
-                noise_likeness: read(&|c, k| score_ranks[c][k]),
-                canonical_architecture: defaults.contains(&branch.network.architecture),
-                parameters: branch
-                    .network
-                    .parameters()
-                    .iter()
-                    .map(|p| p.shape.iter().product::<usize>())
-                    .sum(),
-                first_loss: losses.and_then(|l| l.0),
-                final_loss: losses.and_then(|l| l.1),
-                test_accuracy: trained.map(|t| t.0),
-                weight_change: trained.map(|t| t.1),
+                off_grid: mean_over(&branch.keep_indices, |c, k| stats[c].off_grid[k]),
+                repeated_images: repeated_fraction(
+                    (0..filtered.len())
+                        .map(|i| filtered.sample(i).iter().map(|v| v.to_bits()).collect()),
+                ),
                 public_distance,
+                ..common
             }
         })
         .collect()
+}
+
+/// Per channel, the ranks (0 to 1) of `scores`.
+pub(crate) fn ranks_per_channel(scores: &NoiseScores) -> Vec<Vec<f64>> {
+    scores
+        .scores
+        .iter()
+        .map(|c| normalised_ranks(&c.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()))
+        .collect()
+}
+
+/// The mean of `value(channel, position)` over the positions `keep_indices` (per channel).
+pub(crate) fn mean_over(keep_indices: &[Vec<u32>], value: impl Fn(usize, usize) -> f64) -> f64 {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for (c, keep) in keep_indices.iter().enumerate() {
+        for &k in keep {
+            sum += value(c, k as usize);
+            n += 1;
+        }
+    }
+    sum / n.max(1) as f64
+}
+
+/// The evidence about branch `b` that does not depend on the kind of data: how noise-like its
+/// positions look (`score_ranks`, per channel), its architecture and, with the log and the
+/// trained weights, its losses, its accuracy on its filtered test set (`test`, made only if
+/// needed) and its weight change. The data-specific fields are left at zero.
+pub(crate) fn common_evidence<S, T: LabelledSet>(
+    view: &CloudView<S>,
+    b: usize,
+    score_ranks: &[Vec<f64>],
+    test: impl FnOnce() -> T,
+) -> BranchEvidence {
+    let branch = &view.bundle.spec.branches[b];
+    let losses = view.log.as_ref().map(|log| {
+        let loss = |e: Option<&EpochLog>| e.and_then(|e| e.branch_loss.get(b).copied());
+        (loss(log.first()), loss(log.last()))
+    });
+    let trained = view.trained.as_ref().map(|trained| {
+        let device = inference_device();
+        let weights = branch_weights(trained, b);
+        let classifier = Classifier::new(&branch.network, &weights, &device)
+            .expect("trained weights were checked against the spec");
+        let accuracy = evaluate(&classifier, &test(), &device).accuracy;
+        let init = branch_weights(&view.bundle.init, b);
+        (accuracy, relative_change(&init, &weights))
+    });
+    BranchEvidence {
+        branch: b,
+        smoothness: 0.0,
+        total_variation: 0.0,
+        off_grid: 0.0,
+        repeated_images: 0.0,
+        noise_likeness: mean_over(&branch.keep_indices, |c, k| score_ranks[c][k]),
+        canonical_architecture: published_defaults().contains(&branch.network.architecture),
+        parameters: branch
+            .network
+            .parameters()
+            .iter()
+            .map(|p| p.shape.iter().product::<usize>())
+            .sum(),
+        first_loss: losses.and_then(|l| l.0),
+        final_loss: losses.and_then(|l| l.1),
+        test_accuracy: trained.map(|t| t.0),
+        weight_change: trained.map(|t| t.1),
+        public_distance: None,
+    }
 }
 
 /// `|trained - init| / |init|` over all f32 tensors the two share.

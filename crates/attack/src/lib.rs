@@ -17,6 +17,7 @@ mod logistic;
 mod position_stats;
 mod reconstruction;
 mod shadow;
+mod text;
 mod view;
 
 pub use detection::{COMBINED, NoiseScores, noise_scores};
@@ -27,7 +28,11 @@ pub use logistic::Logistic;
 pub use position_stats::{PositionStats, normalised_ranks};
 pub use reconstruction::{Reconstructions, reconstruct};
 pub use shadow::{SHADOW_TRAINED, Shadow, ShadowModels, position_rows};
-pub use view::CloudView;
+pub use text::{
+    Bigrams, TextAttackResults, TextReconstructions, gather_tokens, run_text_attacks,
+    text_position_rows,
+};
+pub use view::{CloudView, ViewSamples};
 
 use amalgam_core::data::ImageSet;
 
@@ -45,9 +50,14 @@ impl Knowledge {
     /// branch evidence the attack on the target uses.
     pub fn with_shadows(public: Option<ImageSet>, shadows: &[Shadow]) -> Self {
         let shadow = (!shadows.is_empty()).then(|| {
-            ShadowModels::train(shadows, |view, stats, scores| {
-                branch_evidence(view, stats, scores, public.as_ref())
-            })
+            ShadowModels::train(
+                shadows,
+                |view| PositionStats::of_set(&view.train),
+                |view, stats: &Vec<PositionStats>| position_rows(view, stats),
+                |view, stats: &Vec<PositionStats>, scores| {
+                    branch_evidence(view, stats, scores, public.as_ref())
+                },
+            )
         });
         Self { public, shadow }
     }
@@ -69,7 +79,7 @@ pub fn run_attacks(view: &CloudView, knowledge: &Knowledge) -> AttackResults {
     let stats = PositionStats::of_set(&view.train);
     let mut scores = noise_scores(&stats, view.noise_count());
     if let Some(shadow) = &knowledge.shadow {
-        scores.push(shadow.noise_scores(view, &stats));
+        scores.push(shadow.noise_scores(&position_rows(view, &stats)));
     }
     // The attacker's best scores: the shadow-trained ones if it has them.
     let best = scores

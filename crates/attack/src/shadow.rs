@@ -15,6 +15,8 @@
 //! This crate cannot make bundles (that needs the owner's augmenter); the caller makes them
 //! and hands over each with its ground truth ([`Shadow`]).
 
+use amalgam_core::data::ImageSet;
+
 use crate::identification::BranchEvidence;
 use crate::logistic::Logistic;
 use crate::position_stats::{PositionStats, normalised_ranks};
@@ -25,10 +27,10 @@ pub const SHADOW_TRAINED: &str = "shadow_trained";
 
 /// One of the attacker's own bundles and what its (the attacker's) key says about it.
 #[derive(Clone, Debug)]
-pub struct Shadow {
+pub struct Shadow<S = ImageSet> {
     /// The shadow bundle as the cloud would see it (with trained weights and log if the
     /// attacker trained it).
-    pub view: CloudView,
+    pub view: CloudView<S>,
     /// Per channel, whether each position of the grid holds noise.
     pub is_noise: Vec<Vec<bool>>,
     /// The real branch.
@@ -42,7 +44,7 @@ pub struct ShadowModels {
     branch: Logistic,
 }
 
-/// Per channel and position, the features of the position detector: the rank (within the
+/// Per channel and position, the features of the image position detector: the rank (within the
 /// channel, scaled to [0, 1]) of each statistic, their squares, and three raw levels
 /// (off-grid and zero fractions, filter coverage) that ranks would hide.
 pub fn position_rows(view: &CloudView, stats: &[PositionStats]) -> Vec<Vec<Vec<f64>>> {
@@ -149,45 +151,50 @@ fn branch_rows(evidence: &[BranchEvidence]) -> Vec<Vec<f64>> {
 }
 
 impl ShadowModels {
-    /// Learns both detectors from `shadows` (at least one). `evidence` computes a shadow
-    /// bundle's branch evidence given its position scores (the caller's identification
-    /// attack, so that the branch detector sees exactly what it will see on the target).
+    /// Learns both detectors from `shadows` (at least one). Per shadow bundle, `prepare`
+    /// computes what the other two share (e.g. the position statistics), `rows` the position
+    /// detector's features per channel and position, and `evidence` the branch evidence given
+    /// the position scores: the caller's own attack, so that the branch detector sees exactly
+    /// what it will see on the target.
     ///
     /// # Panics
     /// If `shadows` is empty.
-    pub fn train(
-        shadows: &[Shadow],
-        evidence: impl Fn(&CloudView, &[PositionStats], &NoiseScores) -> Vec<BranchEvidence>,
+    pub fn train<S, P>(
+        shadows: &[Shadow<S>],
+        prepare: impl Fn(&CloudView<S>) -> P,
+        rows: impl Fn(&CloudView<S>, &P) -> Vec<Vec<Vec<f64>>>,
+        evidence: impl Fn(&CloudView<S>, &P, &NoiseScores) -> Vec<BranchEvidence>,
     ) -> Self {
         assert!(!shadows.is_empty(), "at least one shadow bundle");
-        let stats: Vec<Vec<PositionStats>> = shadows
+        let prepared: Vec<P> = shadows.iter().map(|s| prepare(&s.view)).collect();
+        let shadow_rows: Vec<Vec<Vec<Vec<f64>>>> = shadows
             .iter()
-            .map(|s| PositionStats::of_set(&s.view.train))
+            .zip(&prepared)
+            .map(|(s, p)| rows(&s.view, p))
             .collect();
-        let (mut rows, mut labels) = (Vec::new(), Vec::new());
-        for (shadow, stats) in shadows.iter().zip(&stats) {
-            for (channel, channel_rows) in
-                position_rows(&shadow.view, stats).into_iter().enumerate()
-            {
+        let (mut examples, mut labels) = (Vec::new(), Vec::new());
+        for (shadow, channels) in shadows.iter().zip(&shadow_rows) {
+            for (channel, channel_rows) in channels.iter().enumerate() {
                 labels.extend(shadow.is_noise[channel].iter().copied());
-                rows.extend(channel_rows);
+                examples.extend(channel_rows.iter().cloned());
             }
         }
-        let noise = Logistic::fit(&rows, &labels);
-        let (mut rows, mut labels) = (Vec::new(), Vec::new());
-        for (shadow, stats) in shadows.iter().zip(&stats) {
-            let scores = noise_scores_with(&noise, &shadow.view, stats);
-            let evidence = evidence(&shadow.view, stats, &scores);
+        let noise = Logistic::fit(&examples, &labels);
+        let (mut examples, mut labels) = (Vec::new(), Vec::new());
+        for ((shadow, p), channels) in shadows.iter().zip(&prepared).zip(&shadow_rows) {
+            let scores = noise_scores_with(&noise, channels);
+            let evidence = evidence(&shadow.view, p, &scores);
             labels.extend((0..evidence.len()).map(|b| b == shadow.real_branch));
-            rows.extend(branch_rows(&evidence));
+            examples.extend(branch_rows(&evidence));
         }
-        let branch = Logistic::fit(&rows, &labels);
+        let branch = Logistic::fit(&examples, &labels);
         Self { noise, branch }
     }
 
-    /// The position detector's noise-likeness of every position of `view`.
-    pub fn noise_scores(&self, view: &CloudView, stats: &[PositionStats]) -> NoiseScores {
-        noise_scores_with(&self.noise, view, stats)
+    /// The position detector's noise-likeness of every position, from the position features
+    /// `rows` (per channel and position).
+    pub fn noise_scores(&self, rows: &[Vec<Vec<f64>>]) -> NoiseScores {
+        noise_scores_with(&self.noise, rows)
     }
 
     /// The branch detector's verdict: the branch most likely real.
@@ -201,10 +208,10 @@ impl ShadowModels {
     }
 }
 
-fn noise_scores_with(model: &Logistic, view: &CloudView, stats: &[PositionStats]) -> NoiseScores {
+fn noise_scores_with(model: &Logistic, rows: &[Vec<Vec<f64>>]) -> NoiseScores {
     NoiseScores {
         statistic: SHADOW_TRAINED,
-        scores: position_rows(view, stats)
+        scores: rows
             .iter()
             .map(|channel| channel.iter().map(|r| model.logit(r) as f32).collect())
             .collect(),

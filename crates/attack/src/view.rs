@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use amalgam_core::bundle::Bundle;
-use amalgam_core::data::{ImageSet, SampleSet};
+use amalgam_core::data::{ImageSet, SampleSet, TokenSet};
 use amalgam_core::files::read;
 use amalgam_core::model::ImageShape;
 use amalgam_core::model::{Weights, check_shapes};
@@ -11,27 +11,63 @@ use amalgam_core::tensors::read_tensor_file;
 use amalgam_core::training::EpochLog;
 use amalgam_core::{Error, Result};
 
-/// The cloud's view of one job: the bundle and what training produced.
+/// The cloud's view of one job: the bundle and what training produced. `S` is the kind of
+/// samples: [`ImageSet`] (the default) or [`TokenSet`].
 #[derive(Clone, Debug)]
-pub struct CloudView {
+pub struct CloudView<S = ImageSet> {
     /// The bundle (spec, config, initial weights).
     pub bundle: Bundle,
     /// Augmented training samples (the first `samples` of the bundle's training set).
-    pub train: ImageSet,
+    pub train: S,
     /// Augmented test samples (with labels, as in the bundle).
-    pub test: ImageSet,
+    pub test: S,
     /// Trained augmented weights, if the attacker kept them.
     pub trained: Option<Weights>,
     /// The training log, if the attacker kept it.
     pub log: Option<Vec<EpochLog>>,
 }
 
-impl CloudView {
+/// A kind of samples a [`CloudView`] holds.
+pub trait ViewSamples: Sized {
+    /// The bundle's sets, if they are of this kind.
+    fn from_sets(train: SampleSet, test: SampleSet) -> Option<(Self, Self)>;
+    /// The first `n` samples.
+    fn head(&self, n: usize) -> Self;
+}
+
+impl ViewSamples for ImageSet {
+    fn from_sets(train: SampleSet, test: SampleSet) -> Option<(Self, Self)> {
+        match (train, test) {
+            (SampleSet::Images(train), SampleSet::Images(test)) => Some((train, test)),
+            _ => None,
+        }
+    }
+
+    fn head(&self, n: usize) -> Self {
+        ImageSet::head(self, n)
+    }
+}
+
+impl ViewSamples for TokenSet {
+    fn from_sets(train: SampleSet, test: SampleSet) -> Option<(Self, Self)> {
+        match (train, test) {
+            (SampleSet::Tokens(train), SampleSet::Tokens(test)) => Some((train, test)),
+            _ => None,
+        }
+    }
+
+    fn head(&self, n: usize) -> Self {
+        TokenSet::head(self, n)
+    }
+}
+
+impl<S: ViewSamples> CloudView<S> {
     /// Opens the bundle `bundle_dir`, keeping at most `samples` training and test samples
     /// (0: all), and the optional trained weights and JSONL training log.
     ///
     /// # Errors
-    /// [`Error::File`] naming a missing or malformed file.
+    /// [`Error::File`] naming a missing or malformed file, or a bundle of the other kind of
+    /// data.
     pub fn open(
         bundle_dir: &Path,
         trained: Option<&Path>,
@@ -39,10 +75,11 @@ impl CloudView {
         samples: usize,
     ) -> Result<Self> {
         let bundle = Bundle::open(bundle_dir)?;
-        let (SampleSet::Images(train), SampleSet::Images(test)) = bundle.read_data()? else {
+        let (train, test) = bundle.read_data()?;
+        let Some((train, test)) = S::from_sets(train, test) else {
             return Err(Error::file(
                 bundle_dir,
-                "is a text bundle; the attacks cover image bundles only",
+                "holds the other kind of data (images or text) than this view",
             ));
         };
         let limit = if samples == 0 { usize::MAX } else { samples };
@@ -67,7 +104,9 @@ impl CloudView {
             log,
         })
     }
+}
 
+impl CloudView<ImageSet> {
     /// Shape of the samples each branch's filter produces (the original shape, public).
     pub fn filtered_shape(&self) -> ImageShape {
         self.bundle.spec.branches[0]

@@ -56,6 +56,22 @@ impl TokenSet {
         &self.tokens[i * n..(i + 1) * n]
     }
 
+    /// The samples `indices`, in that order (a copy).
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    pub fn select(&self, indices: &[usize]) -> TokenSet {
+        let mut tokens = Vec::with_capacity(indices.len() * self.shape.length);
+        for &i in indices {
+            tokens.extend_from_slice(self.sample(i));
+        }
+        TokenSet {
+            shape: self.shape,
+            tokens,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+        }
+    }
+
     /// The first `n` samples (all of them if there are fewer).
     pub fn head(&self, n: usize) -> TokenSet {
         self.range(0..n.min(self.len()))

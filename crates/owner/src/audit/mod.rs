@@ -4,8 +4,12 @@
 mod grid;
 mod metrics;
 
-use amalgam_attack::{AttackResults, CloudView, Identification};
-use amalgam_core::data::LabelledSet;
+use amalgam_attack::{
+    AttackResults, CloudView, Identification, NoiseScores, TextAttackResults, gather_tokens,
+};
+use amalgam_core::bundle::Bundle;
+use amalgam_core::data::{LabelledSet, TokenSet};
+use amalgam_core::model::PAD_TOKEN;
 use amalgam_core::{Error, Result};
 use serde::Serialize;
 
@@ -31,12 +35,13 @@ pub struct DetectionScore {
 /// How close one reconstruction is to the originals.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReconstructionScore {
-    /// `from_branch`, `drop_noise` or `flat_shrink`.
+    /// `from_branch`, `drop_noise` or `flat_shrink` (images only).
     pub method: String,
-    /// Mean PSNR in dB (capped at [`PSNR_CAP_DB`] for exact recovery).
-    pub psnr_db: f64,
-    /// Mean SSIM.
-    pub ssim: f64,
+    /// Images: mean PSNR in dB (capped at [`PSNR_CAP_DB`] for exact recovery); text: none.
+    pub psnr_db: Option<f64>,
+    /// Images: mean SSIM; text: token accuracy, the fraction of the originals' non-padding
+    /// tokens found at their place. 1.0 = exact.
+    pub similarity: f64,
 }
 
 /// The audit's result for one bundle.
@@ -58,22 +63,23 @@ pub struct AuditReport {
     pub reconstruction: Vec<ReconstructionScore>,
 }
 
-/// Scores `attacks`, made on `view`, with the `key`.
-///
-/// # Errors
-/// [`Error::Invalid`] if the key does not belong to the bundle.
-pub fn score(view: &CloudView, attacks: &AttackResults, key: &SecretKey) -> Result<AuditReport> {
-    if key.bundle_fingerprint != view.bundle.fingerprint {
+/// [`Error::Invalid`] unless `key` belongs to `bundle`.
+fn check_key(bundle: &Bundle, key: &SecretKey) -> Result<()> {
+    if key.bundle_fingerprint != bundle.fingerprint {
         return Err(Error::invalid(format!(
             "the key does not belong to the bundle {} (bundle fingerprint {}, key's {})",
-            view.bundle.dir.display(),
-            view.bundle.fingerprint,
+            bundle.dir.display(),
+            bundle.fingerprint,
             key.bundle_fingerprint
         )));
     }
+    Ok(())
+}
+
+/// How well each of `scores` finds the key's noise positions.
+fn score_detection(scores: &[NoiseScores], key: &SecretKey) -> Vec<DetectionScore> {
     let is_noise: Vec<bool> = key.noise_mask().concat();
-    let detection = attacks
-        .scores
+    scores
         .iter()
         .map(|s| {
             let flat: Vec<f32> = s.scores.concat();
@@ -98,7 +104,35 @@ pub fn score(view: &CloudView, attacks: &AttackResults, key: &SecretKey) -> Resu
                 real_recovered_at_count: found as f64 / (key.original.input.values()) as f64,
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The report from its parts.
+fn report(
+    view_samples: usize,
+    branches: usize,
+    detection: Vec<DetectionScore>,
+    identification: &Identification,
+    key: &SecretKey,
+    reconstruction: Vec<ReconstructionScore>,
+) -> AuditReport {
+    AuditReport {
+        samples: view_samples,
+        branches,
+        detection,
+        identification: identification.clone(),
+        real_branch: key.real_branch,
+        identified: identification.pick == key.real_branch,
+        reconstruction,
+    }
+}
+
+/// Scores `attacks`, made on the image bundle `view`, with the `key`.
+///
+/// # Errors
+/// [`Error::Invalid`] if the key does not belong to the bundle.
+pub fn score(view: &CloudView, attacks: &AttackResults, key: &SecretKey) -> Result<AuditReport> {
+    check_key(&view.bundle, key)?;
     let originals = view.train.gather(&key.keep_indices, view.filtered_shape());
     let r = &attacks.reconstructions;
     let reconstruction = [
@@ -109,17 +143,61 @@ pub fn score(view: &CloudView, attacks: &AttackResults, key: &SecretKey) -> Resu
     .into_iter()
     .map(|(method, images)| ReconstructionScore {
         method: method.to_string(),
-        psnr_db: psnr(&originals, images),
-        ssim: ssim(&originals, images),
+        psnr_db: Some(psnr(&originals, images)),
+        similarity: ssim(&originals, images),
     })
     .collect();
-    Ok(AuditReport {
-        samples: view.train.len(),
-        branches: view.bundle.spec.branches.len(),
-        detection,
-        identification: attacks.identification.clone(),
-        real_branch: key.real_branch,
-        identified: attacks.identification.pick == key.real_branch,
+    Ok(report(
+        view.train.len(),
+        view.bundle.spec.branches.len(),
+        score_detection(&attacks.scores, key),
+        &attacks.identification,
+        key,
         reconstruction,
+    ))
+}
+
+/// Scores `attacks`, made on the text bundle `view`, with the `key`.
+///
+/// # Errors
+/// [`Error::Invalid`] if the key does not belong to the bundle.
+pub fn score_text(
+    view: &CloudView<TokenSet>,
+    attacks: &TextAttackResults,
+    key: &SecretKey,
+) -> Result<AuditReport> {
+    check_key(&view.bundle, key)?;
+    let originals = gather_tokens(&view.train, &key.keep_indices[0]);
+    let r = &attacks.reconstructions;
+    let reconstruction = [
+        ("from_branch", &r.from_branch),
+        ("drop_noise", &r.drop_noise),
+    ]
+    .into_iter()
+    .map(|(method, texts)| ReconstructionScore {
+        method: method.to_string(),
+        psnr_db: None,
+        similarity: token_accuracy(&originals, texts),
     })
+    .collect();
+    Ok(report(
+        view.train.len(),
+        view.bundle.spec.branches.len(),
+        score_detection(&attacks.scores, key),
+        &attacks.identification,
+        key,
+        reconstruction,
+    ))
+}
+
+/// The fraction of `originals`' non-padding tokens that `guesses` has at the same place.
+pub fn token_accuracy(originals: &TokenSet, guesses: &TokenSet) -> f64 {
+    let (mut right, mut total) = (0usize, 0usize);
+    for (o, g) in originals.tokens.iter().zip(&guesses.tokens) {
+        if *o != PAD_TOKEN {
+            total += 1;
+            right += usize::from(o == g);
+        }
+    }
+    right as f64 / total.max(1) as f64
 }
