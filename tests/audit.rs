@@ -253,7 +253,7 @@ fn published_noise_leaks_through_quantisation_and_resampled_noise_does_not() {
             .iter()
             .find(|m| m.method == "drop_noise")
             .unwrap()
-            .ssim
+            .similarity
     };
     assert!(
         ssim(&uniform) > 0.99,
