@@ -4,7 +4,7 @@ use std::path::Path;
 
 use amalgam_attack::{AttackResults, CloudView, Knowledge, run_attacks};
 use amalgam_core::bundle::Bundle;
-use amalgam_core::data::TokenSet;
+use amalgam_core::data::{LabelledSet, TokenSet};
 use amalgam_core::files::{StagingDir, check_new_dir, write_json};
 use amalgam_owner::audit::{AuditReport, score, write_grid};
 use amalgam_owner::data::{Dataset, load_dataset};
@@ -45,18 +45,25 @@ pub fn run(args: AuditArgs) -> Result<()> {
     let knowledge = match &args.attacker_data {
         Some(dir) => {
             let spinner = progress::step("making and learning from the attacker's shadow bundles");
-            let public = load_dataset(Some(dir), view.filtered_shape().height)?;
+            let data = load_dataset(Some(dir), view.filtered_shape().height)?;
             let limit = if args.samples == 0 {
                 usize::MAX
             } else {
                 args.samples
             };
-            let public = Dataset {
-                name: public.name,
-                train: public.train.head(limit),
-                test: public.test.head(limit / 4),
+            // A quarter stands in for private data in the shadows; the rest is public.
+            let (train, test) = (data.train.len() / 4, data.test.len() / 4);
+            let part = |train: std::ops::Range<usize>, test: std::ops::Range<usize>| Dataset {
+                name: data.name.clone(),
+                train: data.train.range(train).head(limit),
+                test: data.test.range(test).head(limit / 4),
             };
+            let (stand_in, public) = (
+                part(0..train, 0..test),
+                part(train..data.train.len(), test..data.test.len()),
+            );
             let attacker = Attacker {
+                stand_in: &stand_in,
                 public: &public,
                 shadows: args.shadows,
                 // The attacker trains its shadows as the target was trained, if it has the

@@ -245,14 +245,16 @@ struct Slices<S> {
 }
 
 impl<S: AttackedKind> Slices<S> {
-    /// The owner's region: the first `3 * samples` training and `3 * samples / 8` test
-    /// samples; the attacker's: the last `2 * samples` training and `samples / 2` test ones.
+    /// The owner's region: the first `3 * samples` training and `5 * samples / 8` test
+    /// samples (the owner's other data is then at least twice and four times the owner's
+    /// set, so that it has enough images of every class to be decoy inputs); the
+    /// attacker's: the last `2 * samples` training and `3 * samples / 8` test ones.
     fn cut(full: &Dataset<S>, samples: usize) -> Result<Self> {
         let (n, t) = (samples, samples / 8);
         let (end, test_end) = (full.train.len(), full.test.len());
-        if end < 5 * n || test_end < 7 * t {
+        if end < 5 * n || test_end < 8 * t {
             bail!(
-                "the audit sweep needs 5 x {n} training and 7 x {t} test samples (owner's region, attacker's public set); {} has {end} and {test_end}",
+                "the audit sweep needs 5 x {n} training and 8 x {t} test samples (owner's region, attacker's public set); {} has {end} and {test_end}",
                 full.name,
             );
         }
@@ -265,8 +267,8 @@ impl<S: AttackedKind> Slices<S> {
             test: full.test.select(&test.collect::<Vec<_>>()),
         };
         Ok(Self {
-            private: part(String::new(), 0..3 * n, 0..3 * t),
-            public: part(String::new(), end - 2 * n..end, test_end - 4 * t..test_end),
+            private: part(String::new(), 0..3 * n, 0..5 * t),
+            public: part(String::new(), end - 2 * n..end, test_end - 3 * t..test_end),
             samples,
         })
     }
@@ -338,19 +340,16 @@ fn sweep<S: AttackedKind>(
         .progress_chars("=> "),
     );
     bar.set_prefix("auditing");
-    let public_train = slices
-        .public
-        .train
-        .select(&(0..args.samples).collect::<Vec<_>>());
-    let public_test = slices
-        .public
-        .test
-        .select(&(0..args.samples / 8).collect::<Vec<_>>());
-    let shadow_data = Dataset {
-        name: slices.public.name.clone(),
-        train: public_train,
-        test: public_test,
+    // The attacker's data: a quarter stands in for private data in its shadows, the rest is
+    // its public set (and the owner's public decoy source).
+    let (train, test) = (slices.public.train.len(), slices.public.test.len());
+    let part = |what: &str, train: Range<usize>, test: Range<usize>| Dataset {
+        name: format!("{what}: {train:?} and {test:?} of it"),
+        train: slices.public.train.select(&train.collect::<Vec<_>>()),
+        test: slices.public.test.select(&test.collect::<Vec<_>>()),
     };
+    let stand_in = part("stand-in for private data", 0..train / 4, 0..test / 4);
+    let public = part("public set", train / 4..train, test / 4..test);
     let mut rows = Vec::new();
     for setting in settings {
         bar.set_message(format!(
@@ -379,25 +378,22 @@ fn sweep<S: AttackedKind>(
             decoy_inputs: None,
         };
         let attacker = Attacker {
-            public: &shadow_data,
+            stand_in: &stand_in,
+            public: &public,
             shadows: args.shadows,
             train_epochs: args.train_epochs,
             samples: 0,
         };
-        let mut knowledge = attacker.knowledge(&options)?;
-        // The matching attack compares with the attacker's whole public set.
-        if knowledge.public.is_some() {
-            knowledge.public = S::decoy_inputs(&slices.public).map(|p| p.train.clone());
-        }
+        let knowledge = attacker.knowledge(&options)?;
         bar.inc(args.shadows);
-        let public = S::decoy_inputs(&slices.public);
+        let public_decoys = S::decoy_inputs(&public);
         let mut reports = Vec::new();
         for (key_seed, (owner, other)) in (0..args.keys).zip(&owner_sets) {
             options.decoy_inputs = match setting.decoy_inputs {
                 DecoySource::None => None,
                 DecoySource::Own => S::decoy_inputs(owner),
                 DecoySource::OwnerOther => S::decoy_inputs(other),
-                DecoySource::Public => public.clone(),
+                DecoySource::Public => public_decoys.clone(),
             };
             let dir = tempfile::tempdir()?;
             let options = AugmentOptions {
@@ -413,7 +409,7 @@ fn sweep<S: AttackedKind>(
     }
     bar.finish_and_clear();
     let description = format!(
-        "Privacy audit of {} bundles, each key's owner set ({} training samples) drawn from {}, {} keys per setting, {}; attacker: {}, {} shadow bundles per setting",
+        "Privacy audit of {} bundles, each key's owner set ({} training samples) drawn from {}, {} keys per setting, {}; attacker: {} ({}; {}), {} shadow bundles per setting",
         architecture.name(),
         slices.samples,
         slices.private.name,
@@ -427,6 +423,8 @@ fn sweep<S: AttackedKind>(
             "no training (data-only attacks)".to_string()
         },
         slices.public.name,
+        stand_in.name,
+        public.name,
         args.shadows,
     );
     Ok((rows, description))

@@ -92,7 +92,11 @@ impl AttackedKind for TokenSet {
 
 /// What the attacker knows of the construction and brings of its own.
 pub struct Attacker<'a, S = ImageSet> {
-    /// Its public data (the same kind as the target's, none of the owner's).
+    /// Data it keeps aside to stand in for an owner's private data in its shadow bundles
+    /// (the same kind as the target's, none of the owner's).
+    pub stand_in: &'a Dataset<S>,
+    /// Its public set: the decoy inputs of its interleave shadows, and what it matches the
+    /// branches' inputs against.
     pub public: &'a Dataset<S>,
     /// How many shadow bundles it makes.
     pub shadows: u64,
@@ -106,8 +110,9 @@ impl<S: AttackedKind> Attacker<'_, S> {
     /// Makes the shadow bundles for the construction `target` (the public part of the
     /// target's settings: noise kind, amount, decoys and their architectures, training
     /// config; its keys and data are the attacker's own), trains the detectors on them, and
-    /// returns the attacker's knowledge. With interleave noise the attacker's decoy inputs are
-    /// its own public set.
+    /// returns the attacker's knowledge. Its shadows are made from its stand-in data; with
+    /// interleave noise their decoy inputs are its public set, so that it learns what public
+    /// decoys look like next to private data.
     pub fn knowledge(&self, target: &AugmentOptions) -> Result<Knowledge> {
         let mut shadows = Vec::new();
         for s in 0..self.shadows {
@@ -127,7 +132,7 @@ impl<S: AttackedKind> Attacker<'_, S> {
 
     fn shadow(&self, options: &AugmentOptions, dir: &Path) -> Result<Shadow<S>> {
         let (view, key) = bundle_and_view(
-            self.public,
+            self.stand_in,
             options,
             dir,
             self.train_epochs > 0,

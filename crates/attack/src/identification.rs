@@ -69,7 +69,8 @@ pub struct Identification {
     pub by_positions: usize,
     /// The branch whose inputs repeat least.
     pub by_repeats: usize,
-    /// The first branch with a published default architecture, if any has one.
+    /// A branch with a published default architecture, if any has one (a guess among them if
+    /// several have).
     pub by_architecture: Option<usize>,
     /// The branch with the lowest final loss, with a log.
     pub by_loss: Option<usize>,
@@ -124,11 +125,27 @@ pub fn smoothness(set: &ImageSet) -> (f64, f64) {
     (if var < 1e-12 { 0.0 } else { cov / var }, tv / n)
 }
 
-fn argmax(values: impl Iterator<Item = f64>) -> usize {
-    values
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map_or(0, |(i, _)| i)
+/// The index of the largest of `values`; among equal largest ones, the one `tie_break`
+/// chooses (a guess, as an attacker without evidence would make).
+fn argmax(values: impl Iterator<Item = f64>, tie_break: u64) -> usize {
+    let values: Vec<f64> = values.collect();
+    let best = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let tied: Vec<usize> = (0..values.len()).filter(|&i| values[i] == best).collect();
+    pick_among(&tied, tie_break).unwrap_or(0)
+}
+
+/// One of `candidates`, chosen by `tie_break`; `None` if there is none.
+fn pick_among(candidates: &[usize], tie_break: u64) -> Option<usize> {
+    (!candidates.is_empty()).then(|| candidates[(tie_break % candidates.len() as u64) as usize])
+}
+
+/// A tie-breaking value the attacker derives from the bundle itself (its fingerprint, a
+/// SHA-256 in hex): fixed for a bundle, unrelated across bundles.
+pub fn tie_break(fingerprint: &str) -> u64 {
+    fingerprint
+        .get(..16)
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .unwrap_or(0)
 }
 
 /// amalgam's published default architectures: what a branch built by `amalgam augment`
@@ -311,18 +328,25 @@ fn relative_change(init: &Weights, trained: &Weights) -> f64 {
 }
 
 /// Identifies the real branch from the `evidence` about each branch, with the shadow-trained
-/// detector if the attacker has one.
-pub fn identify(evidence: Vec<BranchEvidence>, shadow: Option<&ShadowModels>) -> Identification {
-    let by_smoothness = argmax(evidence.iter().map(|e| e.smoothness));
-    let by_positions = argmax(evidence.iter().map(|e| -e.noise_likeness));
-    let by_repeats = argmax(evidence.iter().map(|e| -e.repeated_images));
-    let by_architecture = evidence.iter().position(|e| e.canonical_architecture);
+/// detector if the attacker has one. Ties are broken by `tie_break` ([`tie_break`]).
+pub fn identify(
+    evidence: Vec<BranchEvidence>,
+    shadow: Option<&ShadowModels>,
+    tie_break: u64,
+) -> Identification {
+    let by_smoothness = argmax(evidence.iter().map(|e| e.smoothness), tie_break);
+    let by_positions = argmax(evidence.iter().map(|e| -e.noise_likeness), tie_break);
+    let by_repeats = argmax(evidence.iter().map(|e| -e.repeated_images), tie_break);
+    let canonical: Vec<usize> = (0..evidence.len())
+        .filter(|&b| evidence[b].canonical_architecture)
+        .collect();
+    let by_architecture = pick_among(&canonical, tie_break);
     let verdict = |value: &dyn Fn(&BranchEvidence) -> Option<f64>| {
         evidence
             .iter()
             .map(value)
             .collect::<Option<Vec<f64>>>()
-            .map(|v| argmax(v.into_iter()))
+            .map(|v| argmax(v.into_iter(), tie_break))
     };
     let by_loss = verdict(&|e| e.final_loss.map(|l| -l));
     let by_accuracy = verdict(&|e| e.test_accuracy);

@@ -23,6 +23,7 @@ mod view;
 pub use detection::{COMBINED, NoiseScores, noise_scores};
 pub use identification::{
     BranchEvidence, Identification, branch_evidence, identify, repeated_fraction, smoothness,
+    tie_break,
 };
 pub use logistic::Logistic;
 pub use position_stats::{PositionStats, normalised_ranks};
@@ -86,7 +87,11 @@ pub fn run_attacks(view: &CloudView, knowledge: &Knowledge) -> AttackResults {
         .last()
         .expect("the combined score is always computed");
     let evidence = branch_evidence(view, &stats, best, knowledge.public.as_ref());
-    let identification = identify(evidence, knowledge.shadow.as_ref());
+    let identification = identify(
+        evidence,
+        knowledge.shadow.as_ref(),
+        tie_break(&view.bundle.fingerprint),
+    );
     let reconstructions = reconstruct(view, &identification, best);
     AttackResults {
         scores,

@@ -15,7 +15,7 @@ use amalgam_core::model::{PAD_TOKEN, TokenShape};
 
 use crate::detection::COMBINED;
 use crate::identification::{
-    BranchEvidence, common_evidence, identify, ranks_per_channel, repeated_fraction,
+    BranchEvidence, common_evidence, identify, ranks_per_channel, repeated_fraction, tie_break,
 };
 use crate::position_stats::normalised_ranks;
 use crate::{CloudView, Identification, Knowledge, NoiseScores, Shadow, ShadowModels};
@@ -306,6 +306,7 @@ pub fn run_text_attacks(view: &CloudView<TokenSet>, knowledge: &Knowledge) -> Te
     let identification = identify(
         text_evidence(view, &bigrams, best),
         knowledge.shadow.as_ref(),
+        tie_break(&view.bundle.fingerprint),
     );
     let mut order: Vec<u32> = (0..view.train.shape.length as u32).collect();
     order.sort_by(|&a, &b| best.scores[0][a as usize].total_cmp(&best.scores[0][b as usize]));
