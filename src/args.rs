@@ -436,8 +436,9 @@ pub struct AuditArgs {
 pub struct AuditSweepArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// Samples of the data set to augment for each key.
-    #[arg(long, default_value_t = 2000)]
+    /// Training samples of each key's owner set (the sweep needs ten times as many: the
+    /// owner's region and the attacker's data).
+    #[arg(long, default_value_t = 1000)]
     pub samples: usize,
     /// Keys (key seeds 0..KEYS) per setting.
     #[arg(long, default_value_t = 20)]

@@ -12,7 +12,7 @@ use amalgam_core::model::{Architecture, ModelSpec, SPEC_FORMAT_VERSION};
 use amalgam_core::rng::{Stream, stream};
 use amalgam_core::tensors::{Values, read_tensor_file, write_tensor_file};
 use amalgam_owner::audit::{AuditReport, score};
-use amalgam_owner::augment::{DecoyArchitecture, augment, augment_model};
+use amalgam_owner::augment::{DecoyArchitecture, DecoyInputs, augment, augment_model};
 use amalgam_owner::key::SecretKey;
 use amalgam_owner::noise::interleave::draw_views;
 use amalgam_owner::noise::{NoiseKind, augmented_shape};
@@ -360,7 +360,7 @@ fn interleaved_views_from_a_public_set_are_matched_and_repeat_nothing() {
     let mut options = common::quick_options(1, 0, 8);
     options.noise = NoiseKind::Interleave;
     options.amount = 0.43;
-    options.decoy_inputs = Some(std::sync::Arc::new(public.clone()));
+    options.decoy_inputs = Some(DecoyInputs::other(public.clone()));
     let key = augment(
         &owner,
         &options,
@@ -370,7 +370,7 @@ fn interleaved_views_from_a_public_set_are_matched_and_repeat_nothing() {
     .unwrap();
     let knowledge = Knowledge {
         public: Some(public.train.clone()),
-        shadow: None,
+        ..Knowledge::default()
     };
     let report = audit_with(dir.path(), &knowledge);
     let id = &report.identification;

@@ -271,6 +271,6 @@ fn interleave_refuses_views_that_do_not_fit_no_decoy_and_a_decoy_set_too_small()
         data.path(),
         &["--noise", "interleave", "--decoy-data", &small_arg],
     );
-    assert_fails(&out, &["decoy inputs", "fewer than the data's"]);
+    assert_fails(&out, &["decoy inputs", "fewer than 1 x the data's"]);
     assert_entries(dir.path(), &[]);
 }

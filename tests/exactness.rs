@@ -10,10 +10,9 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use amalgam_core::model::Architecture;
 use amalgam_core::training::{OptimizerKind, Schedule};
+use amalgam_owner::augment::DecoyInputs;
 use amalgam_owner::data::{Dataset, load_dataset};
 use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::setup::TrainSettings;
@@ -133,6 +132,6 @@ fn lenet_with_interleaved_decoy_views_extracts_bitwise_equal_weights() {
         Architecture::lenet(),
         one_epoch(OptimizerKind::Adam),
         NoiseKind::Interleave,
-        Some(Arc::new(dataset.clone())),
+        Some(DecoyInputs::own(dataset.clone())),
     );
 }

@@ -9,7 +9,7 @@ use amalgam_core::backend::inference_device;
 use amalgam_core::data::{ImageSet, LabelledSet, TokenSet};
 use amalgam_core::model::{ImageShape, InputShape, PAD_TOKEN, TokenShape};
 use amalgam_core::rng::{Stream, stream};
-use amalgam_owner::augment::{ImageNoise, TokenNoise, augment_images, augment_tokens};
+use amalgam_owner::augment::{ImageNoise, TextNoise, TokenNoise, augment_images, augment_tokens};
 use amalgam_owner::noise::{NoiseKind, NoiseLayout, augmented_shape};
 use proptest::prelude::*;
 use rand::Rng;
@@ -71,7 +71,7 @@ proptest! {
         let noise = TokenNoise::new(kind, &corpus).unwrap();
         let augmented = augmented_shape(shape, amount).unwrap();
         let layout = NoiseLayout::draw(shape.into(), augmented, &mut stream(seed, Stream::NoisePositions));
-        let out = augment_tokens(&set, &layout, &noise, seed, 0);
+        let out = augment_tokens(&set, &layout, &TextNoise::Tokens(noise), seed, 0);
         let long = augmented.positions();
         for (i, &n) in lengths.iter().enumerate() {
             let sample = out.sample(i);

@@ -144,7 +144,7 @@ fn text_attacks_find_tokens_that_do_not_fit_and_stay_at_chance_on_natural_text()
             shadow(dir.path())
         })
         .collect();
-    let knowledge = Knowledge::with_text_shadows(&shadows);
+    let knowledge = Knowledge::with_text_shadows(None, &shadows);
     let dir = tempfile::tempdir().unwrap();
     let key = noisy_bundle(dir.path(), &owner, 1);
     let report = audit_with(dir.path(), &knowledge);
@@ -165,7 +165,7 @@ fn text_attacks_find_tokens_that_do_not_fit_and_stay_at_chance_on_natural_text()
             shadow(dir.path())
         })
         .collect();
-    let knowledge = Knowledge::with_text_shadows(&shadows);
+    let knowledge = Knowledge::with_text_shadows(None, &shadows);
     let dir = tempfile::tempdir().unwrap();
     control_bundle(dir.path(), 9);
     let report = audit_with(dir.path(), &knowledge);

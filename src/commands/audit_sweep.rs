@@ -1,7 +1,5 @@
 //! `amalgam audit-sweep`: the audit over many keys and settings, for docs/PRIVACY.md.
 
-use std::sync::Arc;
-
 use amalgam_attack::{COMBINED, SHADOW_TRAINED};
 use std::ops::Range;
 
@@ -10,7 +8,7 @@ use amalgam_core::model::{Architecture, InputShape};
 use amalgam_core::rng::{Stream, substream};
 use amalgam_core::training::OptimizerKind;
 use amalgam_owner::audit::AuditReport;
-use amalgam_owner::augment::{AugmentOptions, DecoyArchitecture};
+use amalgam_owner::augment::{AugmentOptions, DecoyArchitecture, DecoyInputs};
 use amalgam_owner::data::Dataset;
 use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::setup::TrainSettings;
@@ -51,7 +49,8 @@ struct Setting {
 /// 0.25 and 1.0 with 1 and 3 clone decoys, the published default (uniform noise, family
 /// decoys), and `interleave` at the amounts its views fit (0.43 for K = 1, 1.0 for K = 3)
 /// with each source of decoy inputs. Text: `unigram` and `uniform` noise at amounts 0.25 and
-/// 1.0 with 1 and 3 clone decoys, and unigram noise with family decoys.
+/// 1.0 with 1 and 3 clone decoys, unigram noise with family decoys, and `interleave` (amounts
+/// 1.0 and 3.0) with each source.
 fn settings(input: InputShape) -> Vec<Setting> {
     let mut settings = Vec::new();
     let setting = |noise, amount, decoys, decoy_architecture, decoy_inputs| Setting {
@@ -91,21 +90,25 @@ fn settings(input: InputShape) -> Vec<Setting> {
         DecoyArchitecture::Family,
         DecoySource::None,
     ));
-    if input.image().is_some() {
-        for source in [
-            DecoySource::Own,
-            DecoySource::OwnerOther,
-            DecoySource::Public,
-        ] {
-            for (amount, decoys) in [(0.43, 1), (1.0, 3)] {
-                settings.push(setting(
-                    NoiseKind::Interleave,
-                    amount,
-                    decoys,
-                    DecoyArchitecture::Clone,
-                    source,
-                ));
-            }
+    // The amounts at which K + 1 views fit: for 28x28 images 0.43 (K = 1) and 1.0 (K = 3),
+    // for token sequences 1.0 and 3.0.
+    let fitting = match input {
+        InputShape::Image(_) => [(0.43, 1), (1.0, 3)],
+        InputShape::Tokens(_) => [(1.0, 1), (3.0, 3)],
+    };
+    for source in [
+        DecoySource::Own,
+        DecoySource::OwnerOther,
+        DecoySource::Public,
+    ] {
+        for (amount, decoys) in fitting {
+            settings.push(setting(
+                NoiseKind::Interleave,
+                amount,
+                decoys,
+                DecoyArchitecture::Clone,
+                source,
+            ));
         }
     }
     settings
@@ -236,54 +239,63 @@ impl SweepRow {
 }
 
 /// The sweep's two disjoint regions of one data set: the owner's region, from which every
-/// key draws a fresh owner set and owner's other data (so that verdicts about the data
-/// itself are independent across keys), and the attacker's public set.
+/// key draws a fresh owner set and the owner's other data (so that verdicts about the data
+/// itself are independent across keys), and the attacker's data.
 struct Slices<S> {
     private: Dataset<S>,
-    public: Dataset<S>,
-    samples: usize,
+    attacker: Dataset<S>,
 }
 
 impl<S: AttackedKind> Slices<S> {
-    /// The owner's region: the first `3 * samples` training and `5 * samples / 8` test
-    /// samples (the owner's other data is then at least twice and four times the owner's
-    /// set, so that it has enough images of every class to be decoy inputs); the
-    /// attacker's: the last `2 * samples` training and `3 * samples / 8` test ones.
+    /// With `n = samples` and `t = samples / 8`: the owner's region is the first `5n`
+    /// training and `5t` test samples, the attacker's the last `5n` and `5t`.
     fn cut(full: &Dataset<S>, samples: usize) -> Result<Self> {
         let (n, t) = (samples, samples / 8);
         let (end, test_end) = (full.train.len(), full.test.len());
-        if end < 5 * n || test_end < 8 * t {
+        if end < 10 * n || test_end < 10 * t {
             bail!(
-                "the audit sweep needs 5 x {n} training and 8 x {t} test samples (owner's region, attacker's public set); {} has {end} and {test_end}",
+                "the audit sweep needs 10 x {n} training and 10 x {t} test samples (owner's region, attacker's data); {} has {end} and {test_end}: use a smaller --samples",
                 full.name,
             );
         }
-        let part = |what: String, train: Range<usize>, test: Range<usize>| Dataset {
+        let part = |train: Range<usize>, test: Range<usize>| Dataset {
             name: format!(
-                "{what}{} (training samples {train:?}, test samples {test:?})",
+                "{} (training samples {train:?}, test samples {test:?})",
                 full.name
             ),
             train: full.train.select(&train.collect::<Vec<_>>()),
             test: full.test.select(&test.collect::<Vec<_>>()),
         };
         Ok(Self {
-            private: part(String::new(), 0..3 * n, 0..5 * t),
-            public: part(String::new(), end - 2 * n..end, test_end - 3 * t..test_end),
-            samples,
+            private: part(0..5 * n, 0..5 * t),
+            attacker: part(end - 5 * n..end, test_end - 5 * t..test_end),
         })
     }
 
-    /// For `key`: the owner's set (`samples` training, `samples / 8` test samples) and the
-    /// owner's other data (twice as many), a random partition of the owner's region.
+    /// For `key`: the owner's set, a fifth of every class of the owner's region drawn at
+    /// random (about `samples` training and `samples / 8` test samples), and the owner's
+    /// other data, the rest: four times as many of every class, enough decoy inputs for
+    /// three decoys.
     fn owner_sets(&self, key: u64) -> (Dataset<S>, Dataset<S>) {
         let mut rng = substream(0, Stream::AuditSamples, key);
-        let mut split = |set: &S, n: usize| {
-            let mut order: Vec<usize> = (0..set.len()).collect();
-            order.shuffle(&mut rng);
-            (set.select(&order[..n]), set.select(&order[n..]))
+        let mut split = |set: &S| {
+            let classes = set.classes();
+            let (mut owner, mut other) = (Vec::new(), Vec::new());
+            for class in 0..classes {
+                let mut members: Vec<usize> = (0..set.len())
+                    .filter(|&i| set.labels()[i] as usize == class)
+                    .collect();
+                members.shuffle(&mut rng);
+                let fifth = members.len() / 5;
+                owner.extend_from_slice(&members[..fifth]);
+                other.extend_from_slice(&members[fifth..]);
+            }
+            owner.shuffle(&mut rng);
+            other.shuffle(&mut rng);
+            (set.select(&owner), set.select(&other))
         };
-        let (train, other_train) = split(&self.private.train, self.samples);
-        let (test, other_test) = split(&self.private.test, self.samples / 8);
+        let (train, other_train) = split(&self.private.train);
+        let (test, other_test) = split(&self.private.test);
         let name = |what: &str| format!("{what} drawn from {}", self.private.name);
         (
             Dataset {
@@ -320,12 +332,8 @@ fn sweep<S: AttackedKind>(
     architecture: Architecture,
 ) -> Result<(Vec<SweepRow>, String)> {
     let slices = Slices::cut(full, args.samples)?;
-    let owner_sets: Vec<(Dataset<S>, Arc<Dataset<S>>)> = (0..args.keys)
-        .map(|key| {
-            let (owner, other) = slices.owner_sets(key);
-            (owner, Arc::new(other))
-        })
-        .collect();
+    let owner_sets: Vec<(Dataset<S>, Dataset<S>)> =
+        (0..args.keys).map(|key| slices.owner_sets(key)).collect();
     let settings: Vec<Setting> = settings(full.train.input())
         .into_iter()
         .filter(|s| args.only.is_none_or(|only| s.noise == only.into()))
@@ -340,16 +348,17 @@ fn sweep<S: AttackedKind>(
         .progress_chars("=> "),
     );
     bar.set_prefix("auditing");
-    // The attacker's data: a quarter stands in for private data in its shadows, the rest is
-    // its public set (and the owner's public decoy source).
-    let (train, test) = (slices.public.train.len(), slices.public.test.len());
+    // The attacker's data: a fifth stands in for private data in its shadows, the rest is its
+    // public set (and the owner's public decoy source: four times the owner's set, enough for
+    // three decoys).
+    let (train, test) = (slices.attacker.train.len(), slices.attacker.test.len());
     let part = |what: &str, train: Range<usize>, test: Range<usize>| Dataset {
         name: format!("{what}: {train:?} and {test:?} of it"),
-        train: slices.public.train.select(&train.collect::<Vec<_>>()),
-        test: slices.public.test.select(&test.collect::<Vec<_>>()),
+        train: slices.attacker.train.select(&train.collect::<Vec<_>>()),
+        test: slices.attacker.test.select(&test.collect::<Vec<_>>()),
     };
-    let stand_in = part("stand-in for private data", 0..train / 4, 0..test / 4);
-    let public = part("public set", train / 4..train, test / 4..test);
+    let stand_in = part("stand-in for private data", 0..train / 5, 0..test / 5);
+    let public = part("public set", train / 5..train, test / 5..test);
     let mut rows = Vec::new();
     for setting in settings {
         bar.set_message(format!(
@@ -386,13 +395,13 @@ fn sweep<S: AttackedKind>(
         };
         let knowledge = attacker.knowledge(&options)?;
         bar.inc(args.shadows);
-        let public_decoys = S::decoy_inputs(&public);
+        let public_decoys = Some(DecoyInputs::other(S::decoy_set(&public)));
         let mut reports = Vec::new();
         for (key_seed, (owner, other)) in (0..args.keys).zip(&owner_sets) {
             options.decoy_inputs = match setting.decoy_inputs {
                 DecoySource::None => None,
-                DecoySource::Own => S::decoy_inputs(owner),
-                DecoySource::OwnerOther => S::decoy_inputs(other),
+                DecoySource::Own => Some(DecoyInputs::own(S::decoy_set(owner))),
+                DecoySource::OwnerOther => Some(DecoyInputs::other(S::decoy_set(other))),
                 DecoySource::Public => public_decoys.clone(),
             };
             let dir = tempfile::tempdir()?;
@@ -409,9 +418,9 @@ fn sweep<S: AttackedKind>(
     }
     bar.finish_and_clear();
     let description = format!(
-        "Privacy audit of {} bundles, each key's owner set ({} training samples) drawn from {}, {} keys per setting, {}; attacker: {} ({}; {}), {} shadow bundles per setting",
+        "Privacy audit of {} bundles, each key's owner set (a fifth of every class, about {} training samples) drawn from {}, {} keys per setting, {}; attacker: {} ({}; {}), {} shadow bundles per setting",
         architecture.name(),
-        slices.samples,
+        args.samples,
         slices.private.name,
         args.keys,
         if args.train_epochs > 0 {
@@ -422,7 +431,7 @@ fn sweep<S: AttackedKind>(
         } else {
             "no training (data-only attacks)".to_string()
         },
-        slices.public.name,
+        slices.attacker.name,
         stand_in.name,
         public.name,
         args.shadows,

@@ -1,14 +1,14 @@
 //! `amalgam augment` (owner side).
 
-use std::sync::Arc;
+use std::path::Path;
 
-use amalgam_core::data::{ImageSet, LabelledSet};
-use amalgam_owner::augment::{AugmentOptions, Augmentable, augment};
+use amalgam_core::data::LabelledSet;
+use amalgam_owner::augment::{AugmentOptions, Augmentable, DecoyInputs, DecoySet, augment};
 use amalgam_owner::data::{Dataset, SampleSource, load_dataset, open_idx_dataset};
 use amalgam_owner::key::SecretKey;
 use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::noise::interleave::fitting_amount;
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::args::{AugmentArgs, JobArgs, NoiseChoice, Task};
 use crate::commands::original_data::{OriginalData, load};
@@ -37,14 +37,19 @@ pub fn options(job: &JobArgs) -> AugmentOptions {
     }
 }
 
-/// `options` completed for images with interleave noise: the decoy inputs (the set of
-/// `--decoy-data`, or the owner's own `dataset`) and, without `--amount`, the smallest amount
-/// the views fit.
-pub fn with_decoy_inputs(
+/// `options` completed for interleave noise: the decoy inputs (the set `decoy_data` loads
+/// from `--decoy-data`, or the owner's own `dataset`) and, without `--amount`, the smallest
+/// amount the views fit.
+pub fn with_decoy_inputs<S>(
     mut options: AugmentOptions,
     job: &JobArgs,
-    dataset: &Dataset<ImageSet>,
-) -> Result<AugmentOptions> {
+    dataset: &Dataset<S>,
+    decoy_data: impl FnOnce(&Path) -> Result<DecoySet>,
+) -> Result<AugmentOptions>
+where
+    S: LabelledSet + Clone,
+    Dataset<S>: Into<DecoySet>,
+{
     if options.noise == NoiseKind::Interleave {
         if job.obfuscation.amount.is_none() {
             let views = options.decoys + 1;
@@ -55,12 +60,26 @@ pub fn with_decoy_inputs(
                 )
             })?;
         }
-        options.decoy_inputs = Some(Arc::new(match &job.obfuscation.decoy_data {
-            Some(dir) => load_dataset(Some(dir), job.data.image_size)?,
-            None => dataset.clone(),
-        }));
+        options.decoy_inputs = Some(match &job.obfuscation.decoy_data {
+            Some(dir) => DecoyInputs::other(decoy_data(dir)?),
+            None => DecoyInputs::own(dataset.clone()),
+        });
     }
     Ok(options)
+}
+
+/// Decoy images from the directory `dir` (any format `--data` takes).
+pub fn decoy_images(dir: &Path, job: &JobArgs) -> Result<DecoySet> {
+    Ok(load_dataset(Some(dir), job.data.image_size)?.into())
+}
+
+/// Decoy texts must be tokenised with the owner's vocabulary, which a separate table is not.
+pub fn no_decoy_texts(dir: &Path) -> Result<DecoySet> {
+    bail!(
+        "--decoy-data {}: decoy texts must be tokenised with the owner's vocabulary; for text, \
+         interleave takes its decoys from the owner's own set",
+        dir.display()
+    )
 }
 
 /// Augments `dataset` into the bundle and key of `args`, with a spinner.
@@ -99,10 +118,20 @@ pub fn run(args: AugmentArgs) -> Result<()> {
             let data = load(&args.job.data)?;
             let key = match &data {
                 OriginalData::Images(dataset) => {
-                    let options = with_decoy_inputs(options.clone(), &args.job, dataset)?;
+                    let options = with_decoy_inputs(options.clone(), &args.job, dataset, |dir| {
+                        decoy_images(dir, &args.job)
+                    })?;
                     augment_into(dataset, &options, &args)?
                 }
-                OriginalData::Text(text) => augment_into(&text.dataset, &options, &args)?,
+                OriginalData::Text(text) => {
+                    let options = with_decoy_inputs(
+                        options.clone(),
+                        &args.job,
+                        &text.dataset,
+                        no_decoy_texts,
+                    )?;
+                    augment_into(&text.dataset, &options, &args)?
+                }
             };
             (key, data.describe())
         }

@@ -19,7 +19,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::args::RunArgs;
-use crate::commands::augment::{options, with_decoy_inputs};
+use crate::commands::augment::{decoy_images, no_decoy_texts, options, with_decoy_inputs};
 use crate::commands::eval::evaluate_dir;
 use crate::commands::original_data::{OriginalData, load};
 use crate::progress;
@@ -157,12 +157,15 @@ pub fn run(args: RunArgs) -> Result<()> {
     eprintln!("data: {}", data.describe());
     let (outcome, name, train_samples) = match &data {
         OriginalData::Images(d) => {
-            let opts = with_decoy_inputs(opts.clone(), &args.job, d)?;
+            let opts = with_decoy_inputs(opts.clone(), &args.job, d, |dir| {
+                decoy_images(dir, &args.job)
+            })?;
             (run_job(d, &opts, &dir, &mut t)?, &d.name, d.train.len())
         }
         OriginalData::Text(text) => {
             text.vocabulary.save(&dir.join("tokenizer.json"))?;
             let d = &text.dataset;
+            let opts = with_decoy_inputs(opts.clone(), &args.job, d, no_decoy_texts)?;
             (run_job(d, &opts, &dir, &mut t)?, &d.name, d.train.len())
         }
     };

@@ -3,14 +3,15 @@
 //! shadow-trained detectors of `amalgam-attack`. Nothing here reads the target's key.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use amalgam_attack::{CloudView, Knowledge, Shadow, ViewSamples, run_attacks, run_text_attacks};
 use amalgam_cloud::{TrainOptions, train_bundle};
 use amalgam_core::data::{ImageSet, LabelledSet, TokenSet};
 use amalgam_core::model::Architecture;
 use amalgam_owner::audit::{AuditReport, score, score_text};
-use amalgam_owner::augment::{AugmentOptions, Augmentable, DecoyArchitecture, augment};
+use amalgam_owner::augment::{
+    AugmentOptions, Augmentable, DecoyArchitecture, DecoyInputs, DecoySet, augment,
+};
 use amalgam_owner::data::{Dataset, SampleSource};
 use amalgam_owner::key::SecretKey;
 use amalgam_owner::noise::NoiseKind;
@@ -29,9 +30,8 @@ pub trait AttackedKind:
     /// The samples `indices` (a copy).
     fn select(&self, indices: &[usize]) -> Self;
 
-    /// The decoy inputs the attacker gives its own interleave shadows: its public set
-    /// (images only: interleave applies to images).
-    fn decoy_inputs(public: &Dataset<Self>) -> Option<Arc<Dataset<ImageSet>>>;
+    /// `set` as a set of decoy inputs for interleave noise.
+    fn decoy_set(set: &Dataset<Self>) -> DecoySet;
 
     /// What the attacker learns from its `public` data and its `shadows`.
     fn knowledge(public: &Dataset<Self>, shadows: &[Shadow<Self>]) -> Knowledge;
@@ -47,8 +47,8 @@ impl AttackedKind for ImageSet {
         ImageSet::select(self, indices)
     }
 
-    fn decoy_inputs(public: &Dataset<Self>) -> Option<Arc<Dataset<ImageSet>>> {
-        Some(Arc::new(public.clone()))
+    fn decoy_set(set: &Dataset<Self>) -> DecoySet {
+        set.clone().into()
     }
 
     fn knowledge(public: &Dataset<Self>, shadows: &[Shadow<Self>]) -> Knowledge {
@@ -71,12 +71,12 @@ impl AttackedKind for TokenSet {
         TokenSet::select(self, indices)
     }
 
-    fn decoy_inputs(_: &Dataset<Self>) -> Option<Arc<Dataset<ImageSet>>> {
-        None
+    fn decoy_set(set: &Dataset<Self>) -> DecoySet {
+        set.clone().into()
     }
 
-    fn knowledge(_: &Dataset<Self>, shadows: &[Shadow<Self>]) -> Knowledge {
-        Knowledge::with_text_shadows(shadows)
+    fn knowledge(public: &Dataset<Self>, shadows: &[Shadow<Self>]) -> Knowledge {
+        Knowledge::with_text_shadows(Some(public.train.clone()), shadows)
     }
 
     fn audit(
@@ -121,8 +121,7 @@ impl<S: AttackedKind> Attacker<'_, S> {
                 key_seed: SHADOW_KEY_SEEDS + s,
                 seed: SHADOW_KEY_SEEDS + s,
                 decoy_inputs: (target.noise == NoiseKind::Interleave)
-                    .then(|| S::decoy_inputs(self.public))
-                    .flatten(),
+                    .then(|| DecoyInputs::other(S::decoy_set(self.public))),
                 ..target.clone()
             };
             shadows.push(self.shadow(&options, dir.path())?);

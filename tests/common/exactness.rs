@@ -1,14 +1,13 @@
 //! The exactness check shared by the image and text exactness tests.
 
-use std::sync::Arc;
-
 use amalgam_cloud::{TrainOptions, train_bundle};
 use amalgam_core::backend::inference_device;
 use amalgam_core::bundle::branch_weights;
-use amalgam_core::data::ImageSet;
 use amalgam_core::model::{Architecture, Classifier, Weights};
 use amalgam_core::tensors::read_tensor_file;
-use amalgam_owner::augment::{AugmentOptions, Augmentable, DecoyArchitecture, augment};
+use amalgam_owner::augment::{
+    AugmentOptions, Augmentable, DecoyArchitecture, DecoyInputs, augment,
+};
 use amalgam_owner::baseline::train_baseline;
 use amalgam_owner::data::Dataset;
 use amalgam_owner::data::SampleSource;
@@ -57,7 +56,7 @@ pub fn check_exactness_on<S: Augmentable + SampleSource<Chunk: Augmentable>>(
     architecture: Architecture,
     train: TrainSettings,
     noise: NoiseKind,
-    decoy_inputs: Option<Arc<Dataset<ImageSet>>>,
+    decoy_inputs: Option<DecoyInputs>,
 ) {
     let amount = match noise {
         NoiseKind::Interleave => fitting_amount(dataset.train.sample_shape(), 3).unwrap(),

@@ -35,13 +35,15 @@ pub use text::{
 };
 pub use view::{CloudView, ViewSamples};
 
-use amalgam_core::data::ImageSet;
+use amalgam_core::data::{ImageSet, TokenSet};
 
 /// What the attacker brings of its own.
 #[derive(Clone, Debug, Default)]
 pub struct Knowledge {
     /// Public images of the filtered (original) shape, for the public-set matching attack.
     pub public: Option<ImageSet>,
+    /// Public texts (tokenised like the bundle), for the same attack on text bundles.
+    pub public_texts: Option<TokenSet>,
     /// Detectors trained on the attacker's shadow bundles.
     pub shadow: Option<ShadowModels>,
 }
@@ -60,7 +62,11 @@ impl Knowledge {
                 },
             )
         });
-        Self { public, shadow }
+        Self {
+            public,
+            public_texts: None,
+            shadow,
+        }
     }
 }
 

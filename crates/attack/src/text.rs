@@ -8,7 +8,7 @@
 //! mutual information near zero. The bigram counts come from the very sequences under attack
 //! (every adjacent pair of non-padding tokens), which is all the cloud has.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use amalgam_core::data::{LabelledSet, TokenSet};
 use amalgam_core::model::{PAD_TOKEN, TokenShape};
@@ -225,12 +225,24 @@ fn naturalness(set: &TokenSet, bigrams: &Bigrams) -> (f64, f64) {
     )
 }
 
-/// The attacker's evidence about every branch of a text bundle.
+/// The fraction of `set`'s sequences that do not occur in `public` (0: all are public).
+fn unmatched_fraction(set: &TokenSet, public: &HashSet<&[u32]>) -> f64 {
+    let unmatched = (0..set.len())
+        .filter(|&i| !public.contains(set.sample(i)))
+        .count();
+    unmatched as f64 / set.len().max(1) as f64
+}
+
+/// The attacker's evidence about every branch of a text bundle; with `public` texts, the
+/// public distance of a branch is the fraction of its filtered texts that are not among them.
 fn text_evidence(
     view: &CloudView<TokenSet>,
     bigrams: &Bigrams,
     scores: &NoiseScores,
+    public: Option<&TokenSet>,
 ) -> Vec<BranchEvidence> {
+    let public: Option<HashSet<&[u32]>> =
+        public.map(|p| (0..p.len()).map(|i| p.sample(i)).collect());
     let score_ranks = ranks_per_channel(scores);
     view.bundle
         .spec
@@ -248,6 +260,7 @@ fn text_evidence(
                 repeated_images: repeated_fraction(
                     (0..filtered.len()).map(|i| filtered.sample(i).to_vec()),
                 ),
+                public_distance: public.as_ref().map(|p| unmatched_fraction(&filtered, p)),
                 ..common
             }
         })
@@ -255,18 +268,20 @@ fn text_evidence(
 }
 
 impl Knowledge {
-    /// Trains the shadow detectors on text shadow bundles (see [`ShadowModels::train`]).
-    pub fn with_text_shadows(shadows: &[Shadow<TokenSet>]) -> Self {
+    /// Trains the shadow detectors on text shadow bundles (see [`ShadowModels::train`]), with
+    /// the attacker's `public` texts for matching.
+    pub fn with_text_shadows(public: Option<TokenSet>, shadows: &[Shadow<TokenSet>]) -> Self {
         let shadow = (!shadows.is_empty()).then(|| {
             ShadowModels::train(
                 shadows,
                 |view| Bigrams::of(&view.train),
                 text_position_rows,
-                text_evidence,
+                |view, bigrams, scores| text_evidence(view, bigrams, scores, public.as_ref()),
             )
         });
         Self {
             public: None,
+            public_texts: public,
             shadow,
         }
     }
@@ -304,7 +319,7 @@ pub fn run_text_attacks(view: &CloudView<TokenSet>, knowledge: &Knowledge) -> Te
         .last()
         .expect("the combined score is always computed");
     let identification = identify(
-        text_evidence(view, &bigrams, best),
+        text_evidence(view, &bigrams, best, knowledge.public_texts.as_ref()),
         knowledge.shadow.as_ref(),
         tie_break(&view.bundle.fingerprint),
     );

@@ -2,8 +2,6 @@
 //! larger grid and fills the other positions: with fresh noise (the published kinds and
 //! `resample`), or with the decoy branches' own images (`interleave`).
 
-use std::sync::Arc;
-
 use amalgam_core::data::ImageSet;
 use amalgam_core::data::LabelledSet;
 use amalgam_core::model::{ImageShape, InputShape};
@@ -11,7 +9,7 @@ use amalgam_core::rng::{Stream, substream};
 use rand::Rng;
 use rayon::prelude::*;
 
-use crate::noise::interleave::DecoyPool;
+use crate::noise::interleave::{DecoyViews, unread_positions};
 use crate::noise::resample::corresponding_sources;
 use crate::noise::{NoiseKind, NoiseLayout, unit_interval};
 
@@ -21,21 +19,7 @@ pub enum ImageNoise {
     /// Values of a noise kind (`uniform`, `gaussian`, `resample`), fresh per sample.
     Values(NoiseKind),
     /// The decoys' views ([`NoiseKind::Interleave`]).
-    Views(DecoyViews),
-}
-
-/// The decoy branches' views for [`NoiseKind::Interleave`], for one split.
-#[derive(Clone, Debug)]
-pub struct DecoyViews {
-    /// Per decoy, per channel, the sorted positions of its view.
-    pub keep_indices: Vec<Vec<Vec<u32>>>,
-    /// Where the decoys' images come from (the split matching the set augmented).
-    pub pool: Arc<DecoyPool>,
-    /// Per decoy, per sample of the split, its donor image in the pool
-    /// ([`DecoyPool::assign`]).
-    pub donors: Vec<Vec<u32>>,
-    /// The `first_index` of the split's first sample (samples are numbered across splits).
-    pub first_index: u64,
+    Views(DecoyViews<ImageSet>),
 }
 
 /// Augments every sample of `set` with `layout` and `noise`, in parallel over samples.
@@ -93,14 +77,7 @@ pub fn augment_images_into(
             let mut rng = substream(key_seed, Stream::NoiseValues, first_index + i as u64);
             let donors: Vec<&[f32]> = match noise {
                 ImageNoise::Values(_) => Vec::new(),
-                ImageNoise::Views(views) => {
-                    let sample = (first_index + i as u64 - views.first_index) as usize;
-                    views
-                        .donors
-                        .iter()
-                        .map(|donors| views.pool.image(donors[sample]))
-                        .collect()
-                }
+                ImageNoise::Views(views) => views.donors_of(first_index + i as u64),
             };
             let channels = out
                 .chunks_exact_mut(augmented)
@@ -147,21 +124,6 @@ pub fn augment_images_into(
                 }
             }
         });
-}
-
-/// Per channel, the sorted positions that neither `layout`'s keep indices nor any of the
-/// decoy views read.
-fn unread_positions(layout: &NoiseLayout, decoys: &[Vec<Vec<u32>>]) -> Vec<Vec<u32>> {
-    let grid = layout.augmented.positions();
-    (0..layout.keep_indices.len())
-        .map(|c| {
-            let mut read = vec![false; grid];
-            for keep in std::iter::once(&layout.keep_indices).chain(decoys) {
-                keep[c].iter().for_each(|&k| read[k as usize] = true);
-            }
-            (0..grid as u32).filter(|&p| !read[p as usize]).collect()
-        })
-        .collect()
 }
 
 /// The image shape of an image layout.

@@ -17,13 +17,13 @@ use amalgam_core::tensors::ValuesView;
 use amalgam_core::{Error, Result};
 
 pub use family::{DecoyArchitecture, family_member};
-pub use images::{DecoyViews, ImageNoise, augment_images, augment_images_into};
+pub use images::{ImageNoise, augment_images, augment_images_into};
 pub use model::{AugmentedModel, augment_model};
-pub use tokens::{TokenNoise, augment_tokens};
+pub use tokens::{TextNoise, TokenNoise, augment_tokens};
 
 use crate::data::{Chunked, Dataset, SampleSource};
 use crate::key::SecretKey;
-use crate::noise::interleave::{DecoyPool, draw_views};
+use crate::noise::interleave::{DecoyViews, PoolSamples, draw_views};
 use crate::noise::{NoiseKind, NoiseLayout, augmented_shape};
 use crate::setup::{OwnerSetup, TrainSettings};
 
@@ -67,34 +67,20 @@ impl Augmentable for ImageSet {
                 "unigram noise is for text; images take uniform, gaussian, resample or interleave noise",
             )),
             NoiseKind::Interleave => {
-                let decoys = options.decoy_inputs.as_ref().ok_or_else(|| {
-                    Error::invalid("interleave noise needs decoy inputs (a data set of the same shape and classes)")
-                })?;
-                let views = |split: u64, set: &ImageSet, source: &S, first_index: u64| {
-                    let labels = source.all_labels();
-                    let name = format!("{} ({})", decoys.name, ["train", "test"][split as usize]);
-                    let pool = DecoyPool::new(set.clone(), labels, source.sample_shape(), &name)?;
-                    let donors = (0..decoy_keep_indices.len() as u64)
-                        .map(|d| {
-                            let index = d * 2 + split;
-                            pool.assign(
-                                labels,
-                                &mut substream(options.key_seed, Stream::DecoyInputs, index),
-                            )
-                        })
-                        .collect();
-                    Ok::<_, Error>(ImageNoise::Views(DecoyViews {
-                        keep_indices: decoy_keep_indices.to_vec(),
-                        pool: Arc::new(pool),
-                        donors,
-                        first_index,
-                    }))
+                let (decoys, own) = match &options.decoy_inputs {
+                    Some(DecoyInputs {
+                        set: DecoySet::Images(decoys),
+                        own,
+                    }) => (decoys, *own),
+                    _ => {
+                        return Err(Error::invalid(
+                            "interleave noise on images needs decoy images (a data set of the same shape and classes)",
+                        ));
+                    }
                 };
-                let train_len = dataset.train.all_labels().len() as u64;
-                Ok([
-                    views(0, &decoys.train, &dataset.train, 0)?,
-                    views(1, &decoys.test, &dataset.test, train_len)?,
-                ])
+                let [train, test] =
+                    decoy_views(dataset, decoys, own, decoy_keep_indices, options.key_seed)?;
+                Ok([ImageNoise::Views(train), ImageNoise::Views(test)])
             }
             kind => Ok([ImageNoise::Values(kind), ImageNoise::Values(kind)]),
         }
@@ -112,26 +98,126 @@ impl Augmentable for ImageSet {
 }
 
 impl Augmentable for TokenSet {
-    type Noise = TokenNoise;
+    type Noise = TextNoise;
 
     fn noises<S: SampleSource<Chunk = Self>>(
         dataset: &Dataset<S>,
         options: &AugmentOptions,
-        _: &[Vec<Vec<u32>>],
-    ) -> Result<[TokenNoise; 2]> {
+        decoy_keep_indices: &[Vec<Vec<u32>>],
+    ) -> Result<[TextNoise; 2]> {
+        if options.noise == NoiseKind::Interleave {
+            let Some(DecoyInputs {
+                set: DecoySet::Texts(decoys),
+                own,
+            }) = &options.decoy_inputs
+            else {
+                return Err(Error::invalid(
+                    "interleave noise on text needs decoy texts (a set tokenised with the same vocabulary)",
+                ));
+            };
+            let [train, test] =
+                decoy_views(dataset, decoys, *own, decoy_keep_indices, options.key_seed)?;
+            return Ok([TextNoise::Views(train), TextNoise::Views(test)]);
+        }
         let noise = TokenNoise::new(options.noise, &dataset.train)?;
-        Ok([noise.clone(), noise])
+        Ok([TextNoise::Tokens(noise.clone()), TextNoise::Tokens(noise)])
     }
 
     fn augmented(
         &self,
         layout: &NoiseLayout,
-        noise: &TokenNoise,
+        noise: &TextNoise,
         key_seed: u64,
         first: u64,
     ) -> Self {
         augment_tokens(self, layout, noise, key_seed, first)
     }
+}
+
+/// The decoy inputs of interleave noise: a data set of the same kind, shape and classes as the
+/// owner's, and whether it is the owner's own set.
+#[derive(Clone, Debug)]
+pub struct DecoyInputs {
+    /// The samples.
+    pub set: DecoySet,
+    /// Whether they are the data being augmented (each decoy view is then a permutation of
+    /// it); otherwise every decoy view needs samples of its own.
+    pub own: bool,
+}
+
+/// A data set of decoy inputs.
+#[derive(Clone, Debug)]
+pub enum DecoySet {
+    /// Images.
+    Images(Arc<Dataset<ImageSet>>),
+    /// Token sequences (tokenised with the owner's vocabulary).
+    Texts(Arc<Dataset<TokenSet>>),
+}
+
+impl From<Dataset<ImageSet>> for DecoySet {
+    fn from(d: Dataset<ImageSet>) -> Self {
+        DecoySet::Images(Arc::new(d))
+    }
+}
+
+impl From<Dataset<TokenSet>> for DecoySet {
+    fn from(d: Dataset<TokenSet>) -> Self {
+        DecoySet::Texts(Arc::new(d))
+    }
+}
+
+impl DecoyInputs {
+    /// The owner's own set (`data`, the set being augmented) as decoy inputs.
+    pub fn own(data: impl Into<DecoySet>) -> Self {
+        Self {
+            set: data.into(),
+            own: true,
+        }
+    }
+
+    /// Another set as decoy inputs.
+    pub fn other(set: impl Into<DecoySet>) -> Self {
+        Self {
+            set: set.into(),
+            own: false,
+        }
+    }
+}
+
+/// The decoy views of the training and test splits of `dataset`, filled from the matching
+/// splits of `decoys`.
+///
+/// # Errors
+/// As [`DecoyViews::new`].
+fn decoy_views<S, P>(
+    dataset: &Dataset<S>,
+    decoys: &Dataset<P>,
+    own: bool,
+    decoy_keep_indices: &[Vec<Vec<u32>>],
+    key_seed: u64,
+) -> Result<[DecoyViews<P>; 2]>
+where
+    S: SampleSource,
+    P: PoolSamples + Clone,
+{
+    let train_len = dataset.train.all_labels().len() as u64;
+    let views = |split: u64, pool: &P, source: &S, first_index: u64| {
+        DecoyViews::new(
+            pool.clone(),
+            own,
+            source.all_labels(),
+            source.sample_shape(),
+            &format!("{} ({})", decoys.name, ["train", "test"][split as usize]),
+            decoy_keep_indices,
+            key_seed,
+            split,
+            first_index,
+        )
+    };
+    Ok([
+        views(0, &decoys.train, &dataset.train, 0)?,
+        views(1, &decoys.test, &dataset.test, train_len)?,
+    ])
 }
 
 /// Everything `amalgam augment` is asked to do.
@@ -153,9 +239,8 @@ pub struct AugmentOptions {
     pub key_seed: u64,
     /// Training hyper-parameters written into the bundle.
     pub train: TrainSettings,
-    /// Where the decoys' views come from with [`NoiseKind::Interleave`]: a data set of the
-    /// same shape and classes (the owner's own set, or another one).
-    pub decoy_inputs: Option<Arc<Dataset<ImageSet>>>,
+    /// Where the decoys' views come from with [`NoiseKind::Interleave`].
+    pub decoy_inputs: Option<DecoyInputs>,
 }
 
 /// The real branch's layout and the decoys' keep indices: for [`NoiseKind::Interleave`] a

@@ -11,6 +11,7 @@ use rand::distr::weighted::WeightedIndex;
 use rayon::prelude::*;
 
 use crate::data::SampleSource;
+use crate::noise::interleave::{DecoyViews, unread_positions};
 use crate::noise::{NoiseKind, NoiseLayout};
 
 /// Where noise tokens come from: a distribution over token ids, fixed from the training split.
@@ -67,9 +68,19 @@ impl TokenNoise {
     }
 }
 
+/// What fills a text set's non-real positions.
+#[derive(Clone, Debug)]
+pub enum TextNoise {
+    /// Noise tokens ([`NoiseKind::Unigram`] or [`NoiseKind::Uniform`]).
+    Tokens(TokenNoise),
+    /// The decoys' views ([`NoiseKind::Interleave`]).
+    Views(DecoyViews<TokenSet>),
+}
+
 /// Augments every sequence of `set` with `layout`, in parallel over samples.
 ///
-/// Per sample: `x'[keep] = x` (padding stays padding) and each noise position `p` gets a
+/// With noise tokens ([`TextNoise::Tokens`]), per sample: `x'[keep] = x` (padding stays
+/// padding) and each noise position `p` gets a
 /// noise token if `p <= cutoff`, padding otherwise. The cutoff is drawn uniformly between the
 /// position of the last non-padding real token and the keep index after it (exclusive), so
 /// every augmented sequence is one run of tokens followed by padding, and where that run ends
@@ -77,15 +88,23 @@ impl TokenNoise {
 /// show the cloud which positions are ever padding: the keep indices.) The randomness of
 /// sample `i` comes from sub-stream `first_index + i` of [`Stream::NoiseValues`] of
 /// `key_seed`, so the result does not depend on the thread count. The labels are copied.
+///
+/// With the decoys' views ([`TextNoise::Views`]): `x'[keep] = x`, each decoy's view holds its
+/// donor text (its own padding included), and each position no view reads takes the token at
+/// the corresponding position (`p * L / L'`) of one of the K + 1 texts, drawn at random.
 pub fn augment_tokens(
     set: &TokenSet,
     layout: &NoiseLayout,
-    noise: &TokenNoise,
+    noise: &TextNoise,
     key_seed: u64,
     first_index: u64,
 ) -> TokenSet {
     let shape = token_shape(layout.augmented);
     let keep = &layout.keep_indices[0];
+    let unread = match noise {
+        TextNoise::Tokens(_) => Vec::new(),
+        TextNoise::Views(views) => unread_positions(layout, &views.keep_indices).remove(0),
+    };
     let mut tokens = vec![PAD_TOKEN; set.len() * shape.length];
     tokens
         .par_chunks_mut(shape.length)
@@ -96,6 +115,20 @@ pub fn augment_tokens(
             for (&k, &t) in keep.iter().zip(sample) {
                 out[k as usize] = t;
             }
+            let noise = match noise {
+                TextNoise::Tokens(noise) => noise,
+                TextNoise::Views(views) => {
+                    fill_views(
+                        out,
+                        sample,
+                        views,
+                        &unread,
+                        first_index + i as u64,
+                        &mut rng,
+                    );
+                    return;
+                }
+            };
             let last = sample.iter().rposition(|&t| t != PAD_TOKEN);
             let (start, next) = match last {
                 Some(j) => (keep[j] as usize + 1, keep.get(j + 1)),
@@ -114,6 +147,30 @@ pub fn augment_tokens(
         shape,
         tokens,
         labels: set.labels().to_vec(),
+    }
+}
+
+/// Writes the decoys' donor texts of sample `index` into their views of `out` and fills the
+/// `unread` positions from any of the K + 1 texts (`real` included) at the corresponding
+/// position.
+fn fill_views(
+    out: &mut [u32],
+    real: &[u32],
+    views: &DecoyViews<TokenSet>,
+    unread: &[u32],
+    index: u64,
+    rng: &mut impl Rng,
+) {
+    let donors = views.donors_of(index);
+    for (keep, donor) in views.keep_indices.iter().zip(&donors) {
+        for (&k, &t) in keep[0].iter().zip(donor.iter()) {
+            out[k as usize] = t;
+        }
+    }
+    for &p in unread {
+        let source = p as usize * real.len() / out.len();
+        let text = rng.random_range(0..=donors.len());
+        out[p as usize] = donors.get(text).map_or(real[source], |d| d[source]);
     }
 }
 
