@@ -183,9 +183,10 @@ pub enum NoiseChoice {
     Gaussian,
     /// Pixels resampled from the data at the corresponding location (quantised like the data).
     Resample,
-    /// Images: no noise at all: the sample interleaves K + 1 natural images, one per branch
-    /// (the decoys' from --decoy-data, or other images of the same class of the owner's
-    /// set). Needs H'W' >= (K + 1) HW: --amount 0.43 with one decoy, 1.0 with three.
+    /// No noise at all: the sample interleaves K + 1 natural images (or texts), one per
+    /// branch (the decoys' from --decoy-data, or other samples of the same class of the
+    /// owner's set). Needs H'W' >= (K + 1) HW (L' >= (K + 1) L): --amount 0.43 for 28x28
+    /// images with one decoy, 1.0 with three; 1.0 for text with one.
     Interleave,
     /// Text: tokens drawn from the training split's unigram distribution (looks like words).
     Unigram,
@@ -289,8 +290,8 @@ pub struct ObfuscationArgs {
     /// amount its K + 1 views fit (0.43 for 28x28 images and one decoy).
     #[arg(long)]
     pub amount: Option<f64>,
-    /// What fills the positions the real branch does not read (default: interleave for
-    /// images, unigram for text; see docs/PRIVACY.md for what each hides).
+    /// What fills the positions the real branch does not read (default: interleave; see
+    /// docs/PRIVACY.md for what each hides).
     #[arg(long, value_enum)]
     pub noise: Option<NoiseChoice>,
     /// Number of decoy sub-networks.

@@ -81,7 +81,9 @@ fn text_run_extracts_bitwise_equal_weights() {
         report["test_samples"], 12,
         "every fifth row is a test sample"
     );
-    assert_eq!(report["noise"], "unigram");
+    // The default construction interleaves one decoy text: 12 tokens need a grid of 24.
+    assert_eq!(report["noise"], "interleave");
+    assert_eq!(report["amount"], 1.0);
     assert!(entries(&run_dir).contains(&"tokenizer.json".to_string()));
     let model: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("extracted/model.json")).unwrap())

@@ -20,10 +20,7 @@ const DEFAULT_AMOUNT: f64 = 0.25;
 /// The augmenter's options from the command line.
 pub fn options(job: &JobArgs) -> AugmentOptions {
     let (training, obfuscation, task) = (&job.training, &job.obfuscation, job.data.task);
-    let default_noise = match task {
-        Task::Image => NoiseChoice::Interleave,
-        Task::Text => NoiseChoice::Unigram,
-    };
+    let default_noise = NoiseChoice::Interleave;
     AugmentOptions {
         architecture: training.model(task).architecture(),
         amount: obfuscation.amount.unwrap_or(DEFAULT_AMOUNT),
