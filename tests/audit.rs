@@ -172,16 +172,6 @@ fn control_without_noise_is_near_chance() {
     }
 }
 
-/// The attacker's shadow of the bundle in `dir` (made with a key the attacker knows).
-fn shadow(dir: &Path) -> Shadow {
-    let key = SecretKey::read(&dir.join("key.json")).unwrap();
-    Shadow {
-        view: CloudView::open(&dir.join("bundle"), None, None, 0).unwrap(),
-        is_noise: key.noise_mask(),
-        real_branch: key.real_branch,
-    }
-}
-
 #[test]
 fn shadow_trained_detectors_find_separable_noise_and_stay_at_chance_on_the_control() {
     // Separable: uniform noise. The attacker's two shadow bundles use other keys.
@@ -198,7 +188,7 @@ fn shadow_trained_detectors_find_separable_noise_and_stay_at_chance_on_the_contr
                 &dir.path().join("key.json"),
             )
             .unwrap();
-            shadow(dir.path())
+            common::shadow_of(dir.path())
         })
         .collect();
     let knowledge = Knowledge::with_shadows(None, &shadows);
@@ -218,7 +208,7 @@ fn shadow_trained_detectors_find_separable_noise_and_stay_at_chance_on_the_contr
         .map(|&seed| {
             let dir = tempfile::tempdir().unwrap();
             control_bundle(dir.path(), seed);
-            shadow(dir.path())
+            common::shadow_of(dir.path())
         })
         .collect();
     let knowledge = Knowledge::with_shadows(None, &shadows);

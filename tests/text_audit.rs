@@ -39,15 +39,6 @@ fn auc(report: &AuditReport, statistic: &str) -> f64 {
         .auc
 }
 
-fn shadow(dir: &Path) -> Shadow<TokenSet> {
-    let key = SecretKey::read(&dir.join("key.json")).unwrap();
-    Shadow {
-        view: CloudView::open(&dir.join("bundle"), None, None, 0).unwrap(),
-        is_noise: key.noise_mask(),
-        real_branch: key.real_branch,
-    }
-}
-
 /// A text bundle of `dataset` with uniform noise (token ids uniform over the vocabulary).
 fn noisy_bundle(dir: &Path, dataset: &Dataset<TokenSet>, key_seed: u64) -> SecretKey {
     let mut options = common::quick_options(1, 0, key_seed);
@@ -141,7 +132,7 @@ fn text_attacks_find_tokens_that_do_not_fit_and_stay_at_chance_on_natural_text()
         .map(|&seed| {
             let dir = tempfile::tempdir().unwrap();
             noisy_bundle(dir.path(), &public, seed);
-            shadow(dir.path())
+            common::shadow_of(dir.path())
         })
         .collect();
     let knowledge = Knowledge::with_text_shadows(None, &shadows);
@@ -162,7 +153,7 @@ fn text_attacks_find_tokens_that_do_not_fit_and_stay_at_chance_on_natural_text()
         .map(|&seed| {
             let dir = tempfile::tempdir().unwrap();
             control_bundle(dir.path(), seed);
-            shadow(dir.path())
+            common::shadow_of(dir.path())
         })
         .collect();
     let knowledge = Knowledge::with_text_shadows(None, &shadows);

@@ -71,6 +71,17 @@ pub fn rotten_tomatoes_subset(train: usize, test: usize, length: usize) -> Datas
     }
 }
 
+/// The attacker's shadow of the bundle in `dir/bundle`, made with the key `dir/key.json` that
+/// the attacker knows.
+pub fn shadow_of<S: amalgam_attack::ViewSamples>(dir: &Path) -> amalgam_attack::Shadow<S> {
+    let key = amalgam_owner::key::SecretKey::read(&dir.join("key.json")).unwrap();
+    amalgam_attack::Shadow {
+        view: amalgam_attack::CloudView::open(&dir.join("bundle"), None, None, 0).unwrap(),
+        is_noise: key.noise_mask(),
+        real_branch: key.real_branch,
+    }
+}
+
 /// Runs the `amalgam` binary with `args`.
 pub fn amalgam(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_amalgam"))

@@ -107,19 +107,19 @@ fn score_detection(scores: &[NoiseScores], key: &SecretKey) -> Vec<DetectionScor
         .collect()
 }
 
-/// The report from its parts.
-fn report(
-    view_samples: usize,
-    branches: usize,
-    detection: Vec<DetectionScore>,
+/// The report on `view` from the attacks' `scores` and `identification`, the key, and the
+/// scored reconstructions.
+fn report<S: LabelledSet>(
+    view: &CloudView<S>,
+    scores: &[NoiseScores],
     identification: &Identification,
     key: &SecretKey,
     reconstruction: Vec<ReconstructionScore>,
 ) -> AuditReport {
     AuditReport {
-        samples: view_samples,
-        branches,
-        detection,
+        samples: view.train.len(),
+        branches: view.bundle.spec.branches.len(),
+        detection: score_detection(scores, key),
         identification: identification.clone(),
         real_branch: key.real_branch,
         identified: identification.pick == key.real_branch,
@@ -148,9 +148,8 @@ pub fn score(view: &CloudView, attacks: &AttackResults, key: &SecretKey) -> Resu
     })
     .collect();
     Ok(report(
-        view.train.len(),
-        view.bundle.spec.branches.len(),
-        score_detection(&attacks.scores, key),
+        view,
+        &attacks.scores,
         &attacks.identification,
         key,
         reconstruction,
@@ -181,9 +180,8 @@ pub fn score_text(
     })
     .collect();
     Ok(report(
-        view.train.len(),
-        view.bundle.spec.branches.len(),
-        score_detection(&attacks.scores, key),
+        view,
+        &attacks.scores,
         &attacks.identification,
         key,
         reconstruction,
