@@ -405,8 +405,12 @@ fn sweep<S: AttackedKind>(
                 DecoySource::Public => public_decoys.clone(),
             };
             let dir = tempfile::tempdir()?;
+            // The training seed varies with the key too: with one seed, the real branch would
+            // start from the same weights in every bundle, and its training (loss, accuracy)
+            // would be one draw repeated, not a trial per key.
             let options = AugmentOptions {
                 key_seed,
+                seed: key_seed,
                 ..options.clone()
             };
             let (view, _) = bundle_and_view(owner, &options, dir.path(), args.train_epochs > 0, 0)?;
