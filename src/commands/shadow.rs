@@ -191,16 +191,9 @@ pub fn public_settings(view: &CloudView, noise: NoiseKind) -> AugmentOptions {
         .iter()
         .map(|b| &b.network.architecture)
         .collect();
-    let defaults = [
-        Architecture::default_mlp(),
-        Architecture::lenet(),
-        Architecture::resnet20(),
-        Architecture::resnet18(),
-        Architecture::vgg11(),
-    ];
     let architecture = architectures
         .iter()
-        .find(|a| defaults.contains(a))
+        .find(|a| Architecture::defaults().contains(a))
         .unwrap_or(&architectures[0]);
     let train = &view.bundle.train;
     AugmentOptions {

@@ -148,22 +148,6 @@ pub fn tie_break(fingerprint: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// amalgam's published default architectures: what a branch built by `amalgam augment`
-/// with the default model of its family looks like.
-fn published_defaults() -> [Architecture; 9] {
-    [
-        Architecture::default_mlp(),
-        Architecture::lenet(),
-        Architecture::resnet20(),
-        Architecture::resnet18(),
-        Architecture::vgg11(),
-        Architecture::bag(),
-        Architecture::text_cnn(),
-        Architecture::gru(),
-        Architecture::transformer(),
-    ]
-}
-
 /// Root mean square distance of each of `images`' samples to its nearest sample of `public`
 /// (same shape), averaged.
 fn nearest_distance(images: &ImageSet, public: &ImageSet) -> f64 {
@@ -296,7 +280,7 @@ pub(crate) fn common_evidence<S, T: LabelledSet>(
         off_grid: 0.0,
         repeated_images: 0.0,
         noise_likeness: mean_over(&branch.keep_indices, |c, k| score_ranks[c][k]),
-        canonical_architecture: published_defaults().contains(&branch.network.architecture),
+        canonical_architecture: Architecture::defaults().contains(&branch.network.architecture),
         parameters: branch
             .network
             .parameters()

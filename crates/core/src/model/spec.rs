@@ -230,6 +230,21 @@ impl Architecture {
         }
     }
 
+    /// amalgam's default architecture of every family (what `--model NAME` builds).
+    pub fn defaults() -> [Architecture; 9] {
+        [
+            Architecture::default_mlp(),
+            Architecture::lenet(),
+            Architecture::resnet20(),
+            Architecture::resnet18(),
+            Architecture::vgg11(),
+            Architecture::bag(),
+            Architecture::text_cnn(),
+            Architecture::gru(),
+            Architecture::transformer(),
+        ]
+    }
+
     /// Bag of embeddings of width 64.
     pub fn bag() -> Self {
         Architecture::Bag { embedding: 64 }
