@@ -2,6 +2,8 @@
 //! larger grid and fills the other positions: with fresh noise (the published kinds and
 //! `resample`), or with the decoy branches' own images (`interleave`).
 
+use std::borrow::Cow;
+
 use amalgam_core::data::ImageSet;
 use amalgam_core::data::LabelledSet;
 use amalgam_core::model::{ImageShape, InputShape};
@@ -65,9 +67,9 @@ pub fn augment_images_into(
     );
     let (original, augmented) = (layout.original.positions(), layout.augmented.positions());
     let (o, a) = (image_shape(layout.original), image_shape(layout.augmented));
-    let noise_positions = match noise {
-        ImageNoise::Values(_) => layout.noise_positions.clone(),
-        ImageNoise::Views(views) => unread_positions(layout, &views.keep_indices),
+    let noise_positions: Cow<[Vec<u32>]> = match noise {
+        ImageNoise::Values(_) => Cow::Borrowed(&layout.noise_positions),
+        ImageNoise::Views(views) => Cow::Owned(unread_positions(layout, &views.keep_indices)),
     };
     let sources = corresponding_sources(o, a, &noise_positions);
     out.par_chunks_mut(layout.augmented.values())
