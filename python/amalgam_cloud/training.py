@@ -1,0 +1,147 @@
+"""amalgam's training loop in PyTorch: the bundle's batch order, crops and flips, learning
+rates and optimizer, one step per batch on the sum of the branches' cross-entropies
+(``crates/core/src/training/train.rs``). Under ``torchrun`` it runs DistributedDataParallel:
+each rank takes its contiguous share of every global batch, and the loss is scaled so that
+the averaged gradient is the global batch's mean, as in one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from . import checkpoint
+from .bundle import Bundle
+from .errors import BundleError
+from .files import write_atomic
+from .progress import Progress
+from .weights import save_trained
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place in a distributed run (``torchrun`` sets ``RANK``,
+    ``WORLD_SIZE`` and ``LOCAL_RANK``); rank 0 of 1 otherwise."""
+
+    rank: int = 0
+    world: int = 1
+    local: int = 0
+
+    @staticmethod
+    def from_environment() -> "Ranks":
+        return Ranks(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def make_deterministic(threads: int | None) -> None:
+    """Deterministic kernels (warning, not failing, where an op has none), no cuDNN
+    autotuning, and a fixed number of CPU threads: the conditions of bitwise exactness."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def check_batches_split(n: int, batch_size: int, world: int) -> None:
+    """Every global batch (the last one too) must give each rank at least one sample."""
+    last = n % batch_size or batch_size
+    if world > 1 and min(batch_size, n, last) < world:
+        raise ValueError(f"a batch of {min(batch_size, n, last)} samples cannot be split across {world} processes")
+
+
+def train_epochs(bundle: Bundle, model, optimizer, device, log: list, stop_after: int, on_epoch, ranks: Ranks = Ranks(), progress=None) -> list:
+    """Trains from the epoch after the last one in ``log`` up to epoch ``stop_after`` (at
+    most the bundle's epochs) and returns the log: per epoch, each branch's mean
+    cross-entropy (nats per sample) and the wall time. ``on_epoch(log)`` runs after every
+    epoch (to checkpoint)."""
+    data, config = bundle.data("train"), bundle.train
+    module = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+    n, size = len(data), config.batch_size
+    batches = bundle.batches(0)
+    check_batches_split(n, size, ranks.world)
+    model.train()
+    for epoch in range(len(log), min(stop_after, config.epochs)):
+        start = time.perf_counter()
+        sums = torch.zeros(len(module.branches), dtype=torch.float64, device=device)
+        order = bundle.batch_order(epoch)
+        for step in range(batches):
+            batch = order[step * size : (step + 1) * size]
+            local = np.array_split(batch, ranks.world)[ranks.rank]
+            x, y = data.batch(local, device)
+            logits = model(x, module.crop_indices(epoch, local, device))
+            if ranks.world == 1:
+                losses = [F.cross_entropy(l, y) for l in logits]
+                sums += torch.stack(losses).detach().double() * len(batch)
+            else:
+                local_sums = [F.cross_entropy(l, y, reduction="sum") for l in logits]
+                sums += torch.stack(local_sums).detach().double()
+                losses = [s * (ranks.world / len(batch)) for s in local_sums]
+            total = losses[0]
+            for loss in losses[1:]:
+                total = total + loss
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            rate = config.learning_rate_at(epoch, step, batches)
+            for group in optimizer.param_groups:
+                group["lr"] = rate
+            optimizer.step()
+            if progress is not None:
+                progress.advance(f"epoch {epoch + 1}/{config.epochs}")
+        if ranks.world > 1:
+            dist.all_reduce(sums)
+        log.append({"epoch": epoch + 1, "branch_loss": (sums / n).tolist(), "seconds": time.perf_counter() - start})
+        on_epoch(log)
+    return log
+
+
+def train_bundle(bundle_dir, out, log_path=None, device="cpu", resume=False, stop_after=None, ranks: Ranks = Ranks(), show_progress=True):
+    """The cloud's whole job, as ``amalgam train`` does it: trains the bundle, checkpoints
+    after every epoch into ``<out>.checkpoint/``, and when every epoch is done writes the
+    trained weights to ``out`` (with the bundle fingerprint) and one JSON line per epoch to
+    ``log_path`` (default ``<out>.log.jsonl``), then removes the checkpoint. Returns
+    ``(log, finished)``. Under ``torchrun`` only rank 0 writes."""
+    if stop_after is not None and stop_after < 1:
+        raise ValueError("--stop-after needs an epoch of at least 1")
+    out = Path(out)
+    log_path = Path(log_path) if log_path else out.with_name(out.stem + ".log.jsonl")
+    if log_path.resolve() == out.resolve():
+        raise ValueError("the log and the trained weights must be different files")
+    for path in (out, log_path):
+        if not path.resolve().parent.is_dir():
+            raise BundleError(path, "its directory does not exist")
+    bundle = Bundle(bundle_dir)
+    model = bundle.network(device)
+    optimizer = bundle.train.optimizer_for(model.parameters())
+    directory = checkpoint.checkpoint_dir(out)
+    if resume:
+        log = checkpoint.load(directory, bundle.fingerprint, model, optimizer, device)
+    elif checkpoint.has_checkpoint(directory):
+        raise BundleError(directory, "holds the checkpoint of an earlier run: pass --resume to continue it, or remove it")
+    else:
+        log = []
+    if ranks.world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    epochs = bundle.train.epochs
+    last = min(stop_after or epochs, epochs)
+    progress = Progress((last - len(log)) * bundle.batches(0), "training", show_progress and ranks.rank == 0)
+
+    def on_epoch(log):
+        if ranks.rank == 0:
+            checkpoint.save(directory, bundle.fingerprint, model, optimizer, log)
+
+    log = train_epochs(bundle, model, optimizer, device, log, last, on_epoch, ranks, progress)
+    progress.finish()
+    finished = len(log) == epochs
+    if finished and ranks.rank == 0:
+        save_trained(out, model, bundle.fingerprint)
+        lines = "".join(json.dumps(entry) + "\n" for entry in log)
+        write_atomic(log_path, lambda tmp: Path(tmp).write_text(lines))
+        checkpoint.remove(directory)
+    return log, finished
