@@ -360,7 +360,8 @@ pub struct ExtractArgs {
     /// The key written by `amalgam augment`.
     #[arg(long, value_name = "KEY")]
     pub key: PathBuf,
-    /// Trained augmented weights written by `amalgam train`.
+    /// Trained augmented weights: safetensors from `amalgam train` or `python -m amalgam_cloud
+    /// train`, or a torch.save file (.pt, .pth) holding `state_dict` and the bundle fingerprint.
     #[arg(long, value_name = "TRAINED.safetensors")]
     pub trained: PathBuf,
     /// Output model directory (model.json + model.safetensors).
@@ -374,9 +375,15 @@ pub struct BaselineArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub training: TrainingArgs,
-    /// Output model directory (model.json + model.safetensors).
+    /// Output model directory (model.json + model.safetensors), or with --as-bundle the
+    /// bundle directory.
     #[arg(long, value_name = "MODEL_DIR")]
     pub out: PathBuf,
+    /// Do not train: write the plain job to --out as a one-branch bundle (the original data,
+    /// every position kept, no decoys) for another runtime to train, e.g.
+    /// `python -m amalgam_cloud train`. It hides nothing; for comparisons only.
+    #[arg(long)]
+    pub as_bundle: bool,
 }
 
 #[derive(Args, Debug)]
@@ -384,6 +391,10 @@ pub struct EvalArgs {
     /// Model directory (model.json + model.safetensors).
     #[arg(long, value_name = "MODEL_DIR")]
     pub model: PathBuf,
+    /// Also write the test set's logits to this safetensors file (tensor `logits`,
+    /// `[N, classes]` f32), e.g. to compare with another runtime.
+    #[arg(long, value_name = "FILE")]
+    pub logits: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,
 }

@@ -130,8 +130,8 @@ fn run_job<S: Augmentable + SampleSource<Chunk: Augmentable>>(
 
     let (plain, extracted) = timed(&mut t.evaluate, || -> Result<_> {
         Ok((
-            evaluate_dir(&dir.join("plain"), &dataset.test)?,
-            evaluate_dir(&dir.join("extracted"), &dataset.test)?,
+            evaluate_dir(&dir.join("plain"), &dataset.test, None)?,
+            evaluate_dir(&dir.join("extracted"), &dataset.test, None)?,
         ))
     })?;
     let weights = compare_weights(

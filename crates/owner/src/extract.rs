@@ -4,24 +4,36 @@
 
 use std::path::Path;
 
-use amalgam_core::bundle::{FINGERPRINT_KEY, branch_weights};
+use amalgam_core::bundle::{FINGERPRINT_KEY, branch_prefix, branch_weights};
 use amalgam_core::model::{ModelSpec, Weights, check_shapes};
 use amalgam_core::tensors::read_tensor_file;
 use amalgam_core::{Error, Result};
 
 use crate::key::SecretKey;
+use crate::trained_torch::{is_torch_file, torch_fingerprint, torch_tensors};
 
 /// The original model (spec and weights in PyTorch names) from the trained augmented weights
-/// file `trained`, using `key` (read from `key_path`, named in errors).
+/// file `trained`, using `key` (read from `key_path`, named in errors). `trained` is a
+/// safetensors file with the bundle fingerprint in its metadata (`amalgam train`, the PyTorch
+/// runtime), or a `torch.save` file (`.pt`, `.pth`) holding `state_dict` and the fingerprint
+/// (see [`crate::trained_torch`]).
 ///
 /// # Errors
 /// [`Error::File`] naming the key if the trained file comes from another bundle (the
-/// fingerprints differ), or naming the trained file if it is malformed or the real branch's
-/// tensors are missing or mis-shaped.
+/// fingerprints differ), or naming the trained file if it carries no fingerprint, is
+/// malformed, or the real branch's tensors are missing or mis-shaped.
 pub fn extract(key: &SecretKey, key_path: &Path, trained: &Path) -> Result<(ModelSpec, Weights)> {
-    let file = read_tensor_file(trained)?;
-    match file.metadata.get(FINGERPRINT_KEY) {
-        Some(f) if *f == key.bundle_fingerprint => {}
+    let safetensors = if is_torch_file(trained) {
+        None
+    } else {
+        Some(read_tensor_file(trained)?)
+    };
+    let fingerprint = match &safetensors {
+        Some(file) => file.metadata.get(FINGERPRINT_KEY).cloned(),
+        None => torch_fingerprint(trained)?,
+    };
+    match fingerprint {
+        Some(f) if f == key.bundle_fingerprint => {}
         Some(f) => {
             return Err(Error::file(
                 key_path,
@@ -35,12 +47,27 @@ pub fn extract(key: &SecretKey, key_path: &Path, trained: &Path) -> Result<(Mode
         None => {
             return Err(Error::file(
                 trained,
-                format!("has no `{FINGERPRINT_KEY}` metadata; not written by `amalgam train`"),
+                format!(
+                    "carries no `{FINGERPRINT_KEY}` (safetensors metadata, or an entry beside `state_dict` in a torch.save file), so it cannot be tied to the key's bundle"
+                ),
             ));
         }
     }
-    let weights = branch_weights(&file.tensors, key.real_branch);
     let params = key.original.parameters();
+    let weights = match safetensors {
+        Some(file) => branch_weights(&file.tensors, key.real_branch),
+        None => {
+            let prefix = branch_prefix(key.real_branch);
+            let wanted = params
+                .iter()
+                .map(|p| (format!("{prefix}{}", p.name), p.shape.as_slice()));
+            let tensors = torch_tensors(trained, wanted)?;
+            tensors
+                .into_iter()
+                .map(|(name, t)| (name[prefix.len()..].to_string(), t))
+                .collect()
+        }
+    };
     check_shapes(
         &weights,
         params.iter().map(|p| (p.name.clone(), p.shape.as_slice())),

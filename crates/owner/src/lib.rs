@@ -13,4 +13,6 @@ pub mod extract;
 pub mod key;
 pub mod model_dir;
 pub mod noise;
+pub mod plain_bundle;
 pub mod setup;
+pub mod trained_torch;

@@ -50,3 +50,15 @@ pub fn evaluate(classifier: &Classifier, data: &dyn LabelledSet, device: &Device
         samples: data.len(),
     }
 }
+
+/// The logits `[N, classes]` (row-major) of `classifier` for every sample of `data`, in
+/// order, on a device without autodiff.
+pub fn logits(classifier: &Classifier, data: &dyn LabelledSet, device: &Device) -> Vec<f32> {
+    let indices: Vec<usize> = (0..data.len()).collect();
+    let mut out = Vec::new();
+    for batch in indices.chunks(EVAL_BATCH) {
+        let (input, _) = data.batch(batch, device);
+        out.extend(classifier.forward(input).into_data().iter::<f32>());
+    }
+    out
+}

@@ -10,5 +10,5 @@ mod train;
 
 pub use config::{OptimizerKind, Schedule, TRAIN_FORMAT_VERSION, TrainConfig};
 pub use crop_flip::{BatchTransform, CropFlip};
-pub use evaluate::{Evaluation, evaluate};
+pub use evaluate::{Evaluation, evaluate, logits};
 pub use train::{BranchedClassifier, EpochLog, TrainState, train};
