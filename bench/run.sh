@@ -19,4 +19,9 @@ extra+=(--memory bench/results/memory.json)
 machine="$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory, $(uname -sr), $(rustc --version), $(date -u +%F)"
 target/release/amalgam-bench report --amalgam bench/results/amalgam.json "${extra[@]}" \
     --machine "$machine" --out BENCHMARKS.md
+venv="${AMALGAM_VENV:-$HOME/.cache/amalgam/venv}"
+if [ -x "$venv/bin/python" ]; then
+    # Section 5: burn against the PyTorch runtime (the venv python/run-tests.sh makes).
+    "$venv/bin/python" bench/cloud_runtimes.py target/release/amalgam
+fi
 echo "wrote BENCHMARKS.md"
