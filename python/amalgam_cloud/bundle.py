@@ -141,7 +141,7 @@ class Bundle:
         """The ``train`` or ``test`` split."""
         return self._data[split]
 
-    def batches(self, epoch: int) -> int:
+    def batches(self) -> int:
         """Batches per epoch."""
         return -(-len(self._data["train"]) // self.train.batch_size)
 

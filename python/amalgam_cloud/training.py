@@ -64,7 +64,7 @@ def train_epochs(bundle: Bundle, model, optimizer, device, log: list, stop_after
     data, config = bundle.data("train"), bundle.train
     module = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
     n, size = len(data), config.batch_size
-    batches = bundle.batches(0)
+    batches = bundle.batches()
     check_batches_split(n, size, ranks.world)
     model.train()
     for epoch in range(len(log), min(stop_after, config.epochs)):
@@ -130,7 +130,7 @@ def train_bundle(bundle_dir, out, log_path=None, device="cpu", resume=False, sto
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     epochs = bundle.train.epochs
     last = min(stop_after or epochs, epochs)
-    progress = Progress((last - len(log)) * bundle.batches(0), "training", show_progress and ranks.rank == 0)
+    progress = Progress((last - len(log)) * bundle.batches(), "training", show_progress and ranks.rank == 0)
 
     def on_epoch(log):
         if ranks.rank == 0:
