@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 from .bundle import FINGERPRINT_KEY
 from .files import write_atomic
@@ -29,4 +28,7 @@ def save_trained(path, model: torch.nn.Module, bundle_fingerprint: str) -> None:
     if Path(path).suffix in (".pt", ".pth"):
         write_atomic(path, lambda tmp: torch.save({"state_dict": state, FINGERPRINT_KEY: bundle_fingerprint}, tmp))
     else:
+        # Imported here: a machine without the safetensors package can still write `.pt`.
+        from safetensors.torch import save_file
+
         write_atomic(path, lambda tmp: save_file(state, tmp, metadata={FINGERPRINT_KEY: bundle_fingerprint}))
