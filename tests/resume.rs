@@ -112,7 +112,7 @@ fn resume_without_a_checkpoint_and_stopping_after_epoch_zero_are_rejected() {
     let output = train(&bundle, &dir.path().join("t.safetensors"), &["--resume"]);
     assert!(!output.status.success());
     assert!(
-        stderr(&output).contains("holds no checkpoint"),
+        stderr(&output).contains("holds no complete checkpoint"),
         "{}",
         stderr(&output)
     );

@@ -32,7 +32,10 @@ proptest! {
         // Real values outside the noise range [0, 1], so any mix-up shows.
         let values = (0..samples * shape.values()).map(|_| rng.random_range(2.0f32..3.0)).collect();
         let set = ImageSet::new(shape, values, vec![0; samples]).unwrap();
-        let augmented = augmented_shape(shape, amount).unwrap();
+        let augmented = augmented_shape(shape, amount);
+        let grows = |side: usize| (side as f64 * amount).floor() >= 1.0;
+        prop_assert_eq!(augmented.is_ok(), grows(height) || grows(width));
+        let Ok(augmented) = augmented else { return Ok(()) };
         let layout = NoiseLayout::draw(shape.into(), augmented, &mut stream(seed, Stream::NoisePositions));
         let noise = if gaussian { NoiseKind::Gaussian } else { NoiseKind::Uniform };
         let out = augment_images(&set, &layout, &ImageNoise::Values(noise), seed, 0);
@@ -69,7 +72,10 @@ proptest! {
         let corpus = TokenSet::new(TokenShape { length: 200, vocab_size: 50 }, corpus, vec![0]).unwrap();
         let kind = if unigram { NoiseKind::Unigram } else { NoiseKind::Uniform };
         let noise = TokenNoise::new(kind, &corpus).unwrap();
-        let augmented = augmented_shape(shape, amount).unwrap();
+        let augmented = augmented_shape(shape, amount);
+        // An amount that adds no position is refused; every other one round-trips.
+        prop_assert_eq!(augmented.is_ok(), (length as f64 * amount).floor() >= 1.0);
+        let Ok(augmented) = augmented else { return Ok(()) };
         let layout = NoiseLayout::draw(shape.into(), augmented, &mut stream(seed, Stream::NoisePositions));
         let out = augment_tokens(&set, &layout, &TextNoise::Tokens(noise), seed, 0);
         let long = augmented.positions();

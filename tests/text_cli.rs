@@ -7,21 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{amalgam, entries, path_arg, stderr};
-
-/// A CSV of `rows` short reviews: `pos` ones use good words, `neg` ones bad words.
-fn write_reviews(path: &Path, rows: usize) {
-    let mut csv = String::from("label,text\n");
-    for i in 0..rows {
-        let (label, words) = if i % 2 == 0 {
-            ("pos", "a fine, warm and funny film")
-        } else {
-            ("neg", "a dull, cold and tedious film")
-        };
-        csv.push_str(&format!("{label},\"{words} number {}\"\n", i % 7));
-    }
-    std::fs::write(path, csv).unwrap();
-}
+use common::{amalgam, entries, path_arg, stderr, write_reviews};
 
 /// Runs `amalgam augment --task text` on `csv` with outputs in a fresh directory.
 fn augment_text(csv: &Path, extra: &[&str]) -> (Output, tempfile::TempDir) {

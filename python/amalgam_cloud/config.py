@@ -16,6 +16,8 @@ TRAIN_FORMAT_VERSION = 1
 MAX_EPOCHS = 1_000_000
 #: Largest crop padding, in pixels.
 MAX_CROP_PADDING = 1024
+#: Largest batch size.
+MAX_BATCH_SIZE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class TrainConfig:
             crop_flip = CropFlipConfig(padding, seed)
         return TrainConfig(
             epochs=integer("epochs", 1, MAX_EPOCHS),
-            batch_size=integer("batch_size", 1, 1 << 24),
+            batch_size=integer("batch_size", 1, MAX_BATCH_SIZE),
             learning_rate=number("learning_rate", lambda v: 0 < v <= 1),
             optimizer=optimizer,
             momentum=number("momentum", lambda v: 0 <= v < 1, 0.0),

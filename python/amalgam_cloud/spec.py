@@ -10,6 +10,8 @@ SPEC_FORMAT_VERSION = 1
 MAX_SAMPLE_VALUES = 1 << 27
 #: Most branches of an augmented network.
 MAX_BRANCHES = 256
+#: Largest vocabulary.
+MAX_VOCABULARY = 1 << 24
 
 
 def _positive(value, name: str, path, limit: int = 1 << 31) -> int:
@@ -28,7 +30,7 @@ def input_values(shape: dict, path) -> int:
             values *= _positive(shape.get(name), f"input.{name}", path, MAX_SAMPLE_VALUES)
     else:
         values = _positive(shape.get("length"), "input.length", path, MAX_SAMPLE_VALUES)
-        _positive(shape.get("vocab_size"), "input.vocab_size", path, 1 << 31)
+        _positive(shape.get("vocab_size"), "input.vocab_size", path, MAX_VOCABULARY)
         if shape["vocab_size"] < 2:
             raise BundleError(path, "a text model needs a vocabulary of at least 2 tokens")
     if values > MAX_SAMPLE_VALUES:

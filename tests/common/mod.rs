@@ -214,3 +214,17 @@ pub fn write_image_folder(dir: &Path, per_class: usize, width: u32, height: u32)
         }
     }
 }
+
+/// A CSV of `rows` short reviews: `pos` ones use good words, `neg` ones bad words.
+pub fn write_reviews(path: &Path, rows: usize) {
+    let mut csv = String::from("label,text\n");
+    for i in 0..rows {
+        let (label, words) = if i % 2 == 0 {
+            ("pos", "a fine, warm and funny film")
+        } else {
+            ("neg", "a dull, cold and tedious film")
+        };
+        csv.push_str(&format!("{label},\"{words} number {}\"\n", i % 7));
+    }
+    std::fs::write(path, csv).unwrap();
+}

@@ -38,6 +38,11 @@ pub fn checkpoint_dir(out: &Path) -> PathBuf {
     out.with_file_name(name)
 }
 
+/// Whether `dir` holds a complete checkpoint: its `state.json`, written last, exists.
+pub fn is_complete(dir: &Path) -> bool {
+    dir.join("state.json").is_file()
+}
+
 fn epoch_file(dir: &Path, epoch: usize, part: &str) -> PathBuf {
     dir.join(format!("epoch-{epoch}.{part}.bpk"))
 }
@@ -91,8 +96,11 @@ pub fn load(
     optimizer: ModuleOptimizer,
 ) -> Result<TrainState<AugmentedNetwork>> {
     let state_path = dir.join("state.json");
-    if !state_path.exists() {
-        return Err(Error::file(dir, "holds no checkpoint to resume from"));
+    if !is_complete(dir) {
+        return Err(Error::file(
+            dir,
+            "holds no complete checkpoint to resume from (run without --resume to start afresh)",
+        ));
     }
     let state: CheckpointState = read_json(&state_path)?;
     if state.format_version != CHECKPOINT_FORMAT_VERSION || state.epochs_done != state.log.len() {

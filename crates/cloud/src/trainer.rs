@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use amalgam_core::backend::training_device;
 use amalgam_core::bundle::{Bundle, FINGERPRINT_KEY};
+use amalgam_core::data::LabelledSet;
 use amalgam_core::files::write_atomic;
 use amalgam_core::model::weights_of;
 use amalgam_core::tensors::{TensorFile, write_tensor_file};
@@ -34,6 +35,22 @@ pub struct TrainSummary {
     pub train_seconds: f64,
     /// Whether every configured epoch is done (and the outputs are written).
     pub finished: bool,
+}
+
+/// Whether two output paths name the same file (compared as written, and after resolving
+/// their directories).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let resolve = |p: &Path| {
+        let dir = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        dir.canonicalize()
+            .ok()
+            .zip(p.file_name())
+            .map(|(d, name)| d.join(name))
+    };
+    a == b || resolve(a).is_some_and(|r| Some(r) == resolve(b))
 }
 
 fn check_output_dir(path: &Path) -> Result<()> {
@@ -67,9 +84,21 @@ pub fn train_bundle(
     }
     check_output_dir(out)?;
     check_output_dir(log)?;
+    if same_file(out, log) {
+        return Err(Error::file(
+            log,
+            "is also the trained weights' output: the log and the weights need different files",
+        ));
+    }
     let bundle = Bundle::open(bundle_dir)?;
     // Mapped, not read: a data file larger than memory trains too.
     let (train_set, _test_set) = bundle.map_data()?;
+    if train_set.is_empty() {
+        return Err(Error::file(
+            bundle_dir.join(amalgam_core::bundle::DATA_FILE),
+            "has no training samples",
+        ));
+    }
     let device = training_device();
     let network = AugmentedNetwork::new(&bundle.spec, &bundle.init, &device)
         .map_err(|e| Error::file(bundle_dir.join(amalgam_core::bundle::INIT_FILE), e))?;
@@ -81,12 +110,21 @@ pub fn train_bundle(
             network,
             bundle.train.build_optimizer(),
         )?
-    } else if checkpoints.exists() {
+    } else if checkpoint::is_complete(&checkpoints) {
         return Err(Error::file(
             &checkpoints,
             "holds the checkpoint of an earlier run: pass --resume to continue it, or remove it",
         ));
     } else {
+        // A run killed while writing its first checkpoint leaves an incomplete folder.
+        if checkpoints.exists() {
+            std::fs::remove_dir_all(&checkpoints).map_err(|e| {
+                Error::file(
+                    &checkpoints,
+                    format!("cannot remove an incomplete checkpoint: {e}"),
+                )
+            })?;
+        }
         TrainState::new(network, &bundle.train)
     };
     let start = Instant::now();

@@ -21,13 +21,15 @@ use std::sync::Arc;
 use safetensors::tensor::{Dtype, SafeTensors};
 
 use crate::data::{MappedSet, SampleSet, StoredSet};
-use crate::files::{read, read_json, write_json};
+use crate::files::{MAX_READ_BYTES, open_regular, read_json, write_json};
 use crate::model::{InputShape, ModelSpec, SPEC_FORMAT_VERSION, Weights, check_shapes};
 use crate::tensor_stream::{StreamDtype, StreamTensor, TensorSink, write_tensor_stream};
-use crate::tensors::{TensorFile, ValuesView, read_tensor_file, write_tensor_file};
+use crate::tensors::{TensorFile, ValuesView, read_tensors, write_tensor_file};
 use crate::training::TrainConfig;
 use crate::{Error, Result};
 
+/// Most branches of an augmented network (the real one and its decoys).
+pub const MAX_BRANCHES: usize = 256;
 /// File name of the augmented model spec.
 pub const MODEL_FILE: &str = "model.json";
 /// File name of the initial weights.
@@ -93,9 +95,13 @@ impl AugmentedSpec {
                 self.format_version
             )));
         }
-        if self.branches.is_empty() {
-            return Err(Error::invalid("the augmented model has no branches"));
+        if self.branches.is_empty() || self.branches.len() > MAX_BRANCHES {
+            return Err(Error::invalid(format!(
+                "the augmented model needs 1 to {MAX_BRANCHES} branches, has {}",
+                self.branches.len()
+            )));
         }
+        self.input.check_size()?;
         let grid = self.input.positions();
         for (i, branch) in self.branches.iter().enumerate() {
             let net = &branch.network;
@@ -162,7 +168,10 @@ pub struct Bundle {
 pub fn fingerprint(dir: &Path) -> Result<String> {
     let mut hasher = Sha256::new();
     for name in [MODEL_FILE, INIT_FILE, TRAIN_FILE] {
-        hasher.update(read(&dir.join(name))?);
+        let path = dir.join(name);
+        let (mut file, _) = open_regular(&path, MAX_READ_BYTES)?;
+        std::io::copy(&mut file, &mut hasher)
+            .map_err(|e| Error::file(&path, format!("cannot read: {e}")))?;
     }
     Ok(format!("{:x}", hasher.finalize()))
 }
@@ -214,8 +223,18 @@ impl Bundle {
         let train: TrainConfig = read_json(&train_path)?;
         train.validate().map_err(|e| Error::file(&train_path, e))?;
         let init_path = dir.join(INIT_FILE);
-        let init = read_tensor_file(&init_path)?.tensors;
         let shapes = spec.parameter_shapes();
+        // The initial weights can be no larger than their tensors and a generous header.
+        let limit = shapes
+            .iter()
+            .try_fold(1u64 << 24, |sum, (_, shape)| {
+                shape
+                    .iter()
+                    .try_fold(4u64, |b, &d| b.checked_mul(d as u64))
+                    .and_then(|bytes| sum.checked_add(bytes))
+            })
+            .unwrap_or(u64::MAX);
+        let init = read_tensors(&init_path, limit, |_| true)?.tensors;
         check_shapes(&init, shapes.iter().map(|(n, s)| (n.clone(), s.as_slice())))
             .map_err(|e| Error::file(&init_path, e))?;
         let data_path = dir.join(DATA_FILE);
@@ -304,6 +323,21 @@ impl Bundle {
                     format!(
                         "`{}` holds label {bad}, out of range for {} classes",
                         labels_spec.name, self.spec.classes
+                    ),
+                ));
+            }
+            if let InputShape::Tokens(t) = self.spec.input
+                && let Some(bad) = samples
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .find(|&id| id as usize >= t.vocab_size)
+            {
+                return Err(Error::file(
+                    &path,
+                    format!(
+                        "`{}` holds token id {bad}, out of range for a vocabulary of {}",
+                        samples_spec.name, t.vocab_size
                     ),
                 ));
             }

@@ -93,20 +93,65 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, &text)
 }
 
-/// Reads a file, naming it in the error.
+/// Largest file read whole into memory (data sets, weights): 16 GiB.
+pub const MAX_READ_BYTES: u64 = 16 << 30;
+/// Largest JSON file read (specs, keys, configs, checkpoint states): 256 MiB.
+pub const MAX_JSON_BYTES: u64 = 256 << 20;
+
+/// Opens `path` if it is a regular file (not a FIFO, device or directory, which could block
+/// or never end) of at most `limit` bytes; returns it and its length.
 ///
 /// # Errors
-/// [`Error::File`] if the file is missing or unreadable.
-pub fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))
+/// [`Error::File`] naming `path` if it is missing, not a regular file, or too large.
+pub fn open_regular(path: &Path, limit: u64) -> Result<(fs::File, u64)> {
+    let file = fs::File::open(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(Error::file(path, "is not a regular file"));
+    }
+    if meta.len() > limit {
+        return Err(Error::file(
+            path,
+            format!(
+                "is {} bytes, more than the {limit} this file may have",
+                meta.len()
+            ),
+        ));
+    }
+    Ok((file, meta.len()))
 }
 
-/// Reads and parses a JSON file.
+/// Reads a regular file of at most [`MAX_READ_BYTES`], naming it in the error.
 ///
 /// # Errors
-/// [`Error::File`] if the file is missing, unreadable or not the expected JSON.
+/// [`Error::File`] if the file is missing, unreadable, not a regular file or too large.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    read_at_most(path, MAX_READ_BYTES)
+}
+
+/// Reads a regular file of at most `limit` bytes (reading stops at the limit even if the
+/// file grows meanwhile).
+///
+/// # Errors
+/// As [`open_regular`], or [`Error::File`] if reading fails.
+pub fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let (file, len) = open_regular(path, limit)?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    Ok(bytes)
+}
+
+/// Reads and parses a JSON file of at most [`MAX_JSON_BYTES`].
+///
+/// # Errors
+/// [`Error::File`] if the file is missing, unreadable, too large or not the expected JSON.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = read(path)?;
+    let bytes = read_at_most(path, MAX_JSON_BYTES)?;
     serde_json::from_slice(&bytes).map_err(|e| Error::file(path, format!("invalid JSON: {e}")))
 }
 

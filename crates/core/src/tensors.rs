@@ -152,7 +152,22 @@ pub fn write_tensor_file(path: &Path, file: &TensorFile) -> Result<()> {
 /// [`Error::File`] naming `path` if it is missing, truncated, not safetensors, or holds
 /// another dtype.
 pub fn read_tensor_file(path: &Path) -> Result<TensorFile> {
-    let bytes = crate::files::read(path)?;
+    read_tensors(path, crate::files::MAX_READ_BYTES, |_| true)
+}
+
+/// Reads the tensors of a safetensors file of at most `limit` bytes whose names `wanted`
+/// accepts, and all its metadata. The file is memory-mapped, so tensors not wanted are never
+/// read (a huge or sparse file costs only what is asked of it). Only F32, U8 and U32 tensors
+/// are accepted.
+///
+/// # Errors
+/// As [`read_tensor_file`], or [`Error::File`] if the file is larger than `limit` or not a
+/// regular file.
+pub fn read_tensors(path: &Path, limit: u64, wanted: impl Fn(&str) -> bool) -> Result<TensorFile> {
+    let (file, _) = crate::files::open_regular(path, limit)?;
+    // SAFETY: mapped read-only; amalgam replaces files by renaming, never in place.
+    let bytes = unsafe { memmap2::Mmap::map(&file) }
+        .map_err(|e| Error::file(path, format!("cannot map: {e}")))?;
     let parsed = SafeTensors::deserialize(&bytes)
         .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
@@ -164,6 +179,9 @@ pub fn read_tensor_file(path: &Path) -> Result<TensorFile> {
         .unwrap_or_default();
     let mut tensors = BTreeMap::new();
     for (name, view) in parsed.tensors() {
+        if !wanted(&name) {
+            continue;
+        }
         let shape = view.shape().to_vec();
         let data = view.data();
         let values = match view.dtype() {

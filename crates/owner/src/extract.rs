@@ -6,7 +6,7 @@ use std::path::Path;
 
 use amalgam_core::bundle::{FINGERPRINT_KEY, branch_prefix, branch_weights};
 use amalgam_core::model::{ModelSpec, Weights, check_shapes};
-use amalgam_core::tensors::read_tensor_file;
+use amalgam_core::tensors::{Values, read_tensors};
 use amalgam_core::{Error, Result};
 
 use crate::key::SecretKey;
@@ -23,10 +23,15 @@ use crate::trained_torch::{is_torch_file, torch_fingerprint, torch_tensors};
 /// fingerprints differ), or naming the trained file if it carries no fingerprint, is
 /// malformed, or the real branch's tensors are missing or mis-shaped.
 pub fn extract(key: &SecretKey, key_path: &Path, trained: &Path) -> Result<(ModelSpec, Weights)> {
+    let prefix = branch_prefix(key.real_branch);
     let safetensors = if is_torch_file(trained) {
         None
     } else {
-        Some(read_tensor_file(trained)?)
+        // Mapped, and only the real branch's tensors are read: the file's size (it comes
+        // from the cloud) costs nothing beyond them.
+        Some(read_tensors(trained, u64::MAX, |name| {
+            name.starts_with(&prefix)
+        })?)
     };
     let fingerprint = match &safetensors {
         Some(file) => file.metadata.get(FINGERPRINT_KEY).cloned(),
@@ -57,7 +62,6 @@ pub fn extract(key: &SecretKey, key_path: &Path, trained: &Path) -> Result<(Mode
     let weights = match safetensors {
         Some(file) => branch_weights(&file.tensors, key.real_branch),
         None => {
-            let prefix = branch_prefix(key.real_branch);
             let wanted = params
                 .iter()
                 .map(|p| (format!("{prefix}{}", p.name), p.shape.as_slice()));
@@ -73,5 +77,16 @@ pub fn extract(key: &SecretKey, key_path: &Path, trained: &Path) -> Result<(Mode
         params.iter().map(|p| (p.name.clone(), p.shape.as_slice())),
     )
     .map_err(|e| Error::file(trained, format!("real branch: {e}")))?;
+    if let Some((name, _)) = weights.iter().find(|(_, t)| match &t.values {
+        Values::F32(v) => v.iter().any(|x| !x.is_finite()),
+        _ => false,
+    }) {
+        return Err(Error::file(
+            trained,
+            format!(
+                "real branch: `{name}` holds NaN or infinite values (training diverged, or the weights were tampered with)"
+            ),
+        ));
+    }
     Ok((key.original.clone(), weights))
 }

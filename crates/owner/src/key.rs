@@ -73,6 +73,25 @@ impl SecretKey {
             ));
         }
         key.original.validate().map_err(|e| Error::file(path, e))?;
+        key.augmented
+            .check_size()
+            .map_err(|e| Error::file(path, e))?;
+        let (original, grid) = (key.original.input, key.augmented.positions());
+        let fits = key.keep_indices.len() == original.channels()
+            && key.keep_indices.iter().all(|k| {
+                k.len() == original.positions()
+                    && k.windows(2).all(|w| w[0] < w[1])
+                    && k.last().is_none_or(|&last| (last as usize) < grid)
+            });
+        if !fits {
+            return Err(Error::file(
+                path,
+                format!(
+                    "its keep indices do not map {} onto {original} sorted distinct positions per channel",
+                    key.augmented
+                ),
+            ));
+        }
         Ok(key)
     }
 }

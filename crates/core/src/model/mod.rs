@@ -12,8 +12,9 @@ pub use classifier::{Classifier, InputStage, Normalization};
 pub use init::initial_weights;
 pub use network::{Bag, Gru, InputBatch, Lenet, Mlp, Network, Resnet, TextCnn, Transformer, Vgg};
 pub use spec::{
-    Architecture, ImageShape, InputShape, ModelSpec, PAD_TOKEN, ParamInit, ParamSpec,
-    SPEC_FORMAT_VERSION, TokenShape,
+    Architecture, ImageShape, InputShape, LENET_MIN_SIDE, MAX_DEPTH, MAX_SAMPLE_VALUES,
+    MAX_VOCABULARY, MAX_WIDTH, ModelSpec, PAD_TOKEN, ParamInit, ParamSpec, SPEC_FORMAT_VERSION,
+    TokenShape,
 };
 pub use weights::{
     WeightComparison, Weights, check_shapes, compare_weights, set_weights, weights_of,

@@ -372,6 +372,97 @@ pub struct ParamSpec {
 
 /// Kernel side of LeNet's convolutions.
 pub(crate) const LENET_KERNEL: usize = 5;
+/// Smallest image side LeNet takes: below it, its feature maps after the second pooling are
+/// empty.
+pub const LENET_MIN_SIDE: usize = 16;
+/// Most values one sample may have (`C * H * W` or `L`): 2^27, a 3 x 6,688 x 6,688 image.
+pub const MAX_SAMPLE_VALUES: usize = 1 << 27;
+/// Largest vocabulary.
+pub const MAX_VOCABULARY: usize = 1 << 24;
+/// Largest width, channel count or embedding size of any layer.
+pub const MAX_WIDTH: usize = 1 << 16;
+/// Most layers, blocks or stages of a repeated kind.
+pub const MAX_DEPTH: usize = 256;
+
+impl InputShape {
+    /// Checks that a sample's size stays within [`MAX_SAMPLE_VALUES`] (with checked
+    /// arithmetic, so no product overflows) and the vocabulary within [`MAX_VOCABULARY`].
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the limit.
+    pub fn check_size(&self) -> Result<()> {
+        let values = match self {
+            InputShape::Image(s) => s
+                .channels
+                .checked_mul(s.height)
+                .and_then(|v| v.checked_mul(s.width)),
+            InputShape::Tokens(s) => Some(s.length),
+        };
+        if values.is_none_or(|v| v > MAX_SAMPLE_VALUES) {
+            return Err(Error::invalid(format!(
+                "a sample of {self} is larger than the {MAX_SAMPLE_VALUES} values supported"
+            )));
+        }
+        if let InputShape::Tokens(t) = self
+            && t.vocab_size > MAX_VOCABULARY
+        {
+            return Err(Error::invalid(format!(
+                "a vocabulary of {} is larger than the {MAX_VOCABULARY} supported",
+                t.vocab_size
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Architecture {
+    /// Checks every width against [`MAX_WIDTH`] and every count of layers, blocks or stages
+    /// against [`MAX_DEPTH`], before anything is sized from them.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the limit.
+    pub fn check_sizes(&self) -> Result<()> {
+        let (widths, depths): (Vec<usize>, Vec<usize>) = match self {
+            Architecture::Mlp { hidden } => (hidden.clone(), vec![hidden.len()]),
+            Architecture::Lenet { channels, hidden } => {
+                (channels.iter().chain(hidden).copied().collect(), vec![])
+            }
+            Architecture::Resnet { blocks, widths } => (widths.clone(), blocks.clone()),
+            Architecture::Vgg { stages } => (
+                stages.iter().flatten().copied().collect(),
+                std::iter::once(stages.len())
+                    .chain(stages.iter().map(Vec::len))
+                    .collect(),
+            ),
+            Architecture::Bag { embedding } => (vec![*embedding], vec![]),
+            Architecture::TextCnn {
+                embedding,
+                widths,
+                filters,
+            } => (
+                [*embedding, *filters]
+                    .into_iter()
+                    .chain(widths.iter().copied())
+                    .collect(),
+                vec![widths.len()],
+            ),
+            Architecture::Gru { embedding, hidden } => (vec![*embedding, *hidden], vec![]),
+            Architecture::Transformer {
+                embedding,
+                heads,
+                layers,
+                feed_forward,
+            } => (vec![*embedding, *heads, *feed_forward], vec![*layers]),
+        };
+        if widths.iter().any(|&w| w > MAX_WIDTH) || depths.iter().any(|&d| d > MAX_DEPTH) {
+            return Err(Error::invalid(format!(
+                "the {} has a width above {MAX_WIDTH} or more than {MAX_DEPTH} layers, blocks or stages",
+                self.name()
+            )));
+        }
+        Ok(())
+    }
+}
 
 impl ModelSpec {
     /// A validated spec.
@@ -405,6 +496,8 @@ impl ModelSpec {
                 self.format_version
             )));
         }
+        self.input.check_size()?;
+        self.architecture.check_sizes()?;
         if self.input.values() == 0 || self.classes < 2 {
             return Err(Error::invalid(format!(
                 "model needs a non-empty input and at least 2 classes (input {}, classes {})",
@@ -467,10 +560,11 @@ impl ModelSpec {
                 Err(Error::invalid("LeNet widths must be positive"))
             }
             Architecture::Lenet { .. }
-                if self.image_input().height < 14 || self.image_input().width < 14 =>
+                if self.image_input().height < LENET_MIN_SIDE
+                    || self.image_input().width < LENET_MIN_SIDE =>
             {
                 Err(Error::invalid(format!(
-                    "LeNet needs images of at least 14x14 pixels, got {}",
+                    "LeNet needs images of at least {LENET_MIN_SIDE}x{LENET_MIN_SIDE} pixels (its feature maps vanish below), got {}",
                     self.input
                 )))
             }

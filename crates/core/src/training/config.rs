@@ -11,6 +11,12 @@ use crate::{Error, Result};
 
 /// Version of the `train.json` format.
 pub const TRAIN_FORMAT_VERSION: u32 = 1;
+/// Most epochs a training config may ask for.
+pub const MAX_EPOCHS: usize = 1_000_000;
+/// Largest batch size.
+pub const MAX_BATCH_SIZE: usize = 1 << 20;
+/// Largest crop padding, in pixels.
+pub const MAX_CROP_PADDING: usize = 1024;
 
 /// The optimizer. Each updates every parameter from its own gradient and state only, so the
 /// branches of an augmented network never influence each other.
@@ -93,8 +99,21 @@ impl TrainConfig {
                 self.format_version
             )));
         }
-        if self.epochs == 0 || self.batch_size == 0 {
-            return Err(Error::invalid("epochs and batch size must be at least 1"));
+        if !(1..=MAX_EPOCHS).contains(&self.epochs)
+            || !(1..=MAX_BATCH_SIZE).contains(&self.batch_size)
+        {
+            return Err(Error::invalid(format!(
+                "epochs must be in [1, {MAX_EPOCHS}] and the batch size in [1, {MAX_BATCH_SIZE}], got {} and {}",
+                self.epochs, self.batch_size
+            )));
+        }
+        if let Some(crop) = self.crop_flip
+            && crop.padding > MAX_CROP_PADDING
+        {
+            return Err(Error::invalid(format!(
+                "crop padding must be at most {MAX_CROP_PADDING} pixels, got {}",
+                crop.padding
+            )));
         }
         if !(self.learning_rate.is_finite()
             && self.learning_rate > 0.0
@@ -146,36 +165,50 @@ impl TrainConfig {
     }
 
     /// The learning rate of every batch of every epoch (`epochs * batches` of them, epoch
-    /// after epoch), from burn's schedulers.
-    pub fn learning_rates(&self, batches: usize) -> Vec<f64> {
+    /// after epoch), from burn's schedulers, computed as the iterator advances (nothing is
+    /// allocated per epoch or batch).
+    pub fn learning_rates(&self, batches: usize) -> impl Iterator<Item = f64> + use<> {
         let lr = self.learning_rate;
         let (scheduler, per_epoch) = match self.schedule {
-            Schedule::Constant => return vec![lr; self.epochs * batches],
+            Schedule::Constant => (None, true),
             Schedule::Cosine => (
-                CosineAnnealingLrSchedulerConfig::new(lr, self.epochs).init(),
+                Some(CosineAnnealingLrSchedulerConfig::new(lr, self.epochs).init()),
                 true,
             ),
             Schedule::Step { every, gamma } => (
-                StepLrSchedulerConfig::new(lr, every)
-                    .with_gamma(gamma)
-                    .init(),
+                Some(
+                    StepLrSchedulerConfig::new(lr, every)
+                        .with_gamma(gamma)
+                        .init(),
+                ),
                 true,
             ),
             Schedule::CosineBatches => (
-                CosineAnnealingLrSchedulerConfig::new(lr, (self.epochs * batches).max(1)).init(),
+                Some(
+                    CosineAnnealingLrSchedulerConfig::new(
+                        lr,
+                        self.epochs.saturating_mul(batches).max(1),
+                    )
+                    .init(),
+                ),
                 false,
             ),
         };
-        let mut scheduler = scheduler.expect("the config was validated");
-        if per_epoch {
-            (0..self.epochs)
-                .flat_map(|_| std::iter::repeat_n(scheduler.step().base(), batches))
-                .collect()
-        } else {
-            (0..self.epochs * batches)
-                .map(|_| scheduler.step().base())
-                .collect()
-        }
+        let mut scheduler = scheduler.map(|s| s.expect("the config was validated"));
+        let total = self.epochs.saturating_mul(batches);
+        let (mut index, mut current) = (0usize, lr);
+        std::iter::from_fn(move || {
+            if index >= total {
+                return None;
+            }
+            if let Some(s) = scheduler.as_mut()
+                && (!per_epoch || index % batches == 0)
+            {
+                current = s.step().base();
+            }
+            index += 1;
+            Some(current)
+        })
     }
 }
 
@@ -200,27 +233,33 @@ mod tests {
 
     #[test]
     fn cosine_batches_anneals_within_an_epoch() {
-        let rates = config(Schedule::CosineBatches, 1).learning_rates(5);
+        let rates: Vec<f64> = config(Schedule::CosineBatches, 1)
+            .learning_rates(5)
+            .collect();
         assert_eq!(rates.len(), 5);
         assert_eq!(rates[0], 0.1);
         assert!(rates.windows(2).all(|w| w[1] < w[0]), "{rates:?}");
-        let three = config(Schedule::CosineBatches, 3).learning_rates(5);
+        let three: Vec<f64> = config(Schedule::CosineBatches, 3)
+            .learning_rates(5)
+            .collect();
         assert!(three.windows(2).all(|w| w[1] < w[0]), "{three:?}");
     }
 
     #[test]
     fn schedules_give_one_rate_per_epoch() {
         assert_eq!(
-            config(Schedule::Constant, 3).learning_rates(1),
+            config(Schedule::Constant, 3)
+                .learning_rates(1)
+                .collect::<Vec<_>>(),
             vec![0.1; 3]
         );
-        let two_batches = config(Schedule::Cosine, 3).learning_rates(2);
+        let two_batches: Vec<f64> = config(Schedule::Cosine, 3).learning_rates(2).collect();
         assert_eq!(two_batches.len(), 6);
         assert!(
             two_batches.chunks(2).all(|e| e[0] == e[1]),
             "{two_batches:?}"
         );
-        let cosine = config(Schedule::Cosine, 4).learning_rates(1);
+        let cosine: Vec<f64> = config(Schedule::Cosine, 4).learning_rates(1).collect();
         assert_eq!(cosine[0], 0.1);
         assert!(cosine.windows(2).all(|w| w[1] < w[0]), "{cosine:?}");
         let step = config(
@@ -230,7 +269,8 @@ mod tests {
             },
             5,
         )
-        .learning_rates(1);
+        .learning_rates(1)
+        .collect::<Vec<_>>();
         let expected = [0.1, 0.1, 0.05, 0.05, 0.025];
         assert!(
             step.iter()

@@ -115,13 +115,13 @@ pub fn train<M: BranchedClassifier, E>(
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let branches = model.branch_count();
     let batches = data.len().div_ceil(config.batch_size);
-    let learning_rates = config.learning_rates(batches);
+    let mut learning_rates = config.learning_rates(batches).skip(first * batches);
     progress.set_length((last.saturating_sub(first) * batches) as u64);
     for epoch in first..last {
         let start = Instant::now();
         let mut loss_sums = vec![0.0f64; branches];
         let order = batch_order(data.len(), config.batch_order_seed, epoch);
-        for (step, batch) in order.chunks(config.batch_size).enumerate() {
+        for batch in order.chunks(config.batch_size) {
             let (input, labels) = data.batch(batch, device);
             let transform = config
                 .crop_flip
@@ -141,7 +141,10 @@ pub fn train<M: BranchedClassifier, E>(
                 .reduce(|a, b| a + b)
                 .expect("a classifier has at least one branch");
             let grads = GradientsParams::from_grads(total.backward(), &model);
-            model = optimizer.step(learning_rates[epoch * batches + step], model, grads);
+            let rate = learning_rates
+                .next()
+                .expect("one learning rate per batch of every epoch");
+            model = optimizer.step(rate, model, grads);
             progress.inc(1);
         }
         let log = EpochLog {

@@ -73,6 +73,16 @@ fn check_key(bundle: &Bundle, key: &SecretKey) -> Result<()> {
             key.bundle_fingerprint
         )));
     }
+    if key.real_branch >= bundle.spec.branches.len() || key.augmented != bundle.spec.input {
+        return Err(Error::invalid(format!(
+            "the key names branch {} of {} and augmented samples of {}; the bundle has {} branches of {}",
+            key.real_branch,
+            bundle.spec.branches.len(),
+            key.augmented,
+            bundle.spec.branches.len(),
+            bundle.spec.input
+        )));
+    }
     Ok(())
 }
 

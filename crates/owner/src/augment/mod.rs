@@ -8,7 +8,7 @@ mod tokens;
 use std::path::Path;
 use std::sync::Arc;
 
-use amalgam_core::bundle::Bundle;
+use amalgam_core::bundle::{Bundle, MAX_BRANCHES};
 use amalgam_core::data::{ImageSet, StoredSet, TokenSet};
 use amalgam_core::files::StagingDir;
 use amalgam_core::model::{Architecture, InputShape, SPEC_FORMAT_VERSION};
@@ -254,6 +254,13 @@ fn draw_layouts(
     augmented: InputShape,
     options: &AugmentOptions,
 ) -> Result<(NoiseLayout, Vec<Vec<Vec<u32>>>)> {
+    if options.decoys >= MAX_BRANCHES {
+        return Err(Error::invalid(format!(
+            "at most {} decoys (the augmented network has at most {MAX_BRANCHES} branches), got {}",
+            MAX_BRANCHES - 1,
+            options.decoys
+        )));
+    }
     let mut positions = stream(options.key_seed, Stream::NoisePositions);
     if options.noise != NoiseKind::Interleave {
         let decoys = (0..options.decoys as u64)

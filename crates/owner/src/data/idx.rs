@@ -48,13 +48,14 @@ fn parse_idx(bytes: &[u8], ndim: u8, path: &Path) -> Result<(Vec<usize>, Vec<u8>
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
-    let count: usize = dims.iter().product();
+    let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let body = &data[body_start..];
-    if body.len() != count {
+    if count != Some(body.len()) {
         return Err(Error::file(
             path,
             format!(
-                "truncated or oversized IDX file: dimensions {dims:?} need {count} bytes of data, found {}",
+                "truncated or oversized IDX file: dimensions {dims:?} need {} bytes of data, found {}",
+                count.map_or("more than 2^64".to_string(), |c| c.to_string()),
                 body.len()
             ),
         ));

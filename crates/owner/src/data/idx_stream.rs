@@ -84,6 +84,9 @@ impl IdxImages {
         if shape.values() == 0 {
             return Err(Error::file(images, "images have zero size"));
         }
+        InputShape::Image(shape)
+            .check_size()
+            .map_err(|e| Error::file(images, e))?;
         let labels_values = read_idx_labels(labels)?;
         if labels_values.len() != count {
             return Err(Error::file(
@@ -118,11 +121,29 @@ impl SampleSource for IdxImages {
         let mut reader = open(&self.path)?;
         read_exact(&mut reader, &mut [0u8; 16], &self.path, "IDX header")?;
         let size = self.shape.values();
-        let mut bytes = vec![0u8; CHUNK_SAMPLES * size];
+        let mut bytes = Vec::new();
         for start in (0..self.labels.len()).step_by(CHUNK_SAMPLES) {
             let end = (start + CHUNK_SAMPLES).min(self.labels.len());
-            let bytes = &mut bytes[..(end - start) * size];
-            read_exact(&mut reader, bytes, &self.path, "IDX images")?;
+            // Grown as the bytes arrive, so a header that claims more than the file holds
+            // fails at the file's end instead of allocating what it claims.
+            let want = (end - start) * size;
+            bytes.clear();
+            let format = if reader.1 { " in gzip data" } else { "" };
+            (&mut reader.0)
+                .take(want as u64)
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::file(&self.path, format!("corrupt IDX images{format}: {e}")))?;
+            if bytes.len() != want {
+                return Err(Error::file(
+                    &self.path,
+                    format!(
+                        "truncated IDX images{format}: the header claims {} images of {}, the file ends after {} of them",
+                        self.labels.len(),
+                        self.shape,
+                        start + bytes.len() / size
+                    ),
+                ));
+            }
             let images = bytes.iter().map(|&v| f32::from(v) / 255.0).collect();
             f(
                 start,

@@ -109,6 +109,18 @@ pub fn load_dataset(dir: Option<&Path>, image_side: usize) -> Result<Dataset> {
             idx::read_idx_set(&test_images, &test_labels)?,
         )
     };
+    if train.input() != test.input() || train.is_empty() {
+        return Err(Error::file(
+            dir,
+            format!(
+                "needs a non-empty training set and test images of the training images' size; found {} training and {} test images, of {} and {}",
+                train.len(),
+                test.len(),
+                train.input(),
+                test.input()
+            ),
+        ));
+    }
     Ok(Dataset { name, train, test })
 }
 
@@ -139,9 +151,24 @@ pub fn open_idx_dataset(dir: &Path) -> Result<Option<Dataset<IdxImages>>> {
     let Some([train_images, train_labels, test_images, test_labels]) = idx_files(dir) else {
         return Ok(None);
     };
+    let (train, test) = (
+        IdxImages::open(&train_images, &train_labels)?,
+        IdxImages::open(&test_images, &test_labels)?,
+    );
+    if train.sample_shape() != test.sample_shape() {
+        return Err(Error::file(
+            &test_images,
+            format!(
+                "holds images of {}, but the training images ({}) are {}",
+                test.sample_shape(),
+                train_images.display(),
+                train.sample_shape()
+            ),
+        ));
+    }
     Ok(Some(Dataset {
         name: dir.display().to_string(),
-        train: IdxImages::open(&train_images, &train_labels)?,
-        test: IdxImages::open(&test_images, &test_labels)?,
+        train,
+        test,
     }))
 }

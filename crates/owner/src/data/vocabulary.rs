@@ -5,13 +5,16 @@ use std::path::Path;
 
 use amalgam_core::files::PUBLIC_MODE;
 use amalgam_core::files::create_atomic;
-use amalgam_core::model::{PAD_TOKEN, TokenShape};
+use amalgam_core::model::{MAX_VOCABULARY, PAD_TOKEN, TokenShape};
 use amalgam_core::{Error, Result};
 use tokenizers::models::TrainerWrapper;
 use tokenizers::models::wordlevel::{WordLevel, WordLevelTrainerBuilder};
 use tokenizers::normalizers::Lowercase;
 use tokenizers::pre_tokenizers::whitespace::Whitespace;
 use tokenizers::{AddedToken, Tokenizer};
+
+/// Longest token sequence a text sample may have.
+pub const MAX_SEQUENCE_LENGTH: usize = 1 << 16;
 
 /// The padding token, id [`PAD_TOKEN`] (0).
 pub const PAD: &str = "[PAD]";
@@ -41,18 +44,21 @@ impl Vocabulary {
     /// by decreasing count (ties by the word), as many as `options` allow.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for a sequence length or vocabulary size below 1 or 3, or if the
+    /// [`Error::Invalid`] for a sequence length outside 1 to [`MAX_SEQUENCE_LENGTH`], a vocabulary
+    /// size outside 3 to [`MAX_VOCABULARY`], or if the
     /// tokenizer cannot be trained.
     pub fn learn(train_texts: &[&str], options: VocabularyOptions) -> Result<Self> {
-        if options.length == 0 {
-            return Err(Error::invalid(
-                "the sequence length must be at least 1 token",
-            ));
+        if !(1..=MAX_SEQUENCE_LENGTH).contains(&options.length) {
+            return Err(Error::invalid(format!(
+                "the sequence length must be 1 to {MAX_SEQUENCE_LENGTH} tokens, got {}",
+                options.length
+            )));
         }
-        if options.max_size < 3 {
-            return Err(Error::invalid(
-                "the vocabulary needs room for padding, unknown words and one word",
-            ));
+        if !(3..=MAX_VOCABULARY).contains(&options.max_size) {
+            return Err(Error::invalid(format!(
+                "the vocabulary needs room for padding, unknown words and one word, and at most {MAX_VOCABULARY} entries; got {}",
+                options.max_size
+            )));
         }
         let fail = |e: tokenizers::Error| Error::invalid(format!("tokenizer: {e}"));
         let mut trainer: TrainerWrapper = WordLevelTrainerBuilder::default()

@@ -84,7 +84,17 @@ pub fn augmented_shape(shape: impl Into<InputShape>, amount: f64) -> Result<Inpu
         )));
     }
     let grow = |side: usize| side + (side as f64 * amount).floor() as usize;
-    Ok(match shape.into() {
+    let shape = shape.into();
+    let added = match shape {
+        InputShape::Image(s) => grow(s.height) > s.height || grow(s.width) > s.width,
+        InputShape::Tokens(s) => grow(s.length) > s.length,
+    };
+    if !added {
+        return Err(Error::invalid(format!(
+            "augmentation amount {amount} adds no noise position to {shape}: the bundle would hold the plain samples; use a larger --amount"
+        )));
+    }
+    Ok(match shape {
         InputShape::Image(s) => InputShape::Image(ImageShape {
             channels: s.channels,
             height: grow(s.height),
@@ -128,9 +138,10 @@ mod tests {
             augmented_shape(shape(3, 32, 30), 1.0).unwrap(),
             shape(3, 64, 60).into()
         );
-        assert_eq!(
-            augmented_shape(shape(1, 3, 3), 0.3).unwrap(),
-            shape(1, 3, 3).into()
+        let none_added = augmented_shape(shape(1, 3, 3), 0.3).unwrap_err();
+        assert!(
+            none_added.to_string().contains("adds no noise"),
+            "{none_added}"
         );
         assert_eq!(augmented_shape(tokens(48), 0.25).unwrap(), tokens(60));
         assert_eq!(augmented_shape(tokens(5), 1.5).unwrap(), tokens(12));
@@ -146,7 +157,11 @@ mod tests {
             amount in 0.01f64..=4.0, seed: u64,
         ) {
             let original = InputShape::from(shape(channels, height, width));
-            let augmented = augmented_shape(original, amount).unwrap();
+            let grows = |side: usize| (side as f64 * amount).floor() >= 1.0;
+            let augmented = augmented_shape(original, amount);
+            // An amount that adds no position is refused; every other one partitions.
+            prop_assert_eq!(augmented.is_ok(), grows(height) || grows(width));
+            let Ok(augmented) = augmented else { return Ok(()) };
             let layout = NoiseLayout::draw(original, augmented, &mut stream(seed, Stream::NoisePositions));
             prop_assert_eq!(layout.noise_positions.len(), channels);
             for (keep, noise) in layout.keep_indices.iter().zip(&layout.noise_positions) {
