@@ -1,10 +1,11 @@
 """The GPU check of the PyTorch runtime, prepared to run as one script on a lent GPU machine
 (PyTorch, no Rust, no network; see the device tool's README).
 
-Prepare here (`bench/gpu_check.py prepare`, needs the amalgam binary): LeNet and ResNet-20
+Prepare here (`bench/gpu_check.py prepare [IDX_DIR]`, needs the amalgam binary and an IDX
+set, by default Debian's dataset-fashion-mnist, of which it takes 1,536 + 256 images): LeNet and ResNet-20
 bundles with 2 family decoys, their plain jobs (`amalgam baseline --as-bundle`) and the index
 of the real branch, into `bench/results/gpu/` (ignored by git; carry it with `python/`). Run
-there (`bench/gpu_check.py run OUT_DIR`): trains each bundle and its plain job on CUDA with
+there (`bench/gpu_check.py run OUT_DIR`; `run OUT_DIR cpu` is a dry run here): trains each bundle and its plain job on CUDA with
 deterministic algorithms, compares the real branch with the plain model (bitwise, else the
 largest difference), trains the bundle on the CPU for images/s, runs torchrun over every GPU,
 and writes `OUT_DIR/gpu-check.json`. Nothing is claimed that this file does not hold.
@@ -32,16 +33,42 @@ CASES = {
 }
 
 
-def prepare(amalgam: str) -> None:
+#: Training and test images carried: with 2 decoys the files stay under the device tool's
+#: 64 MiB carry limit.
+SUBSET = (1536, 256)
+
+
+def write_subset(source: Path, target: Path) -> None:
+    """The first SUBSET images of the IDX set in ``source`` (raw or gzip), as raw IDX files."""
+    import gzip
+
+    target.mkdir(parents=True, exist_ok=True)
+    for split, n in zip(("train", "t10k"), SUBSET):
+        for kind, item in (("images-idx3-ubyte", 28 * 28), ("labels-idx1-ubyte", 1)):
+            name = f"{split}-{kind}"
+            path = source / name if (source / name).exists() else source / f"{name}.gz"
+            opener = gzip.open if path.suffix == ".gz" else open
+            with opener(path, "rb") as f:
+                header = f.read(16 if item > 1 else 8)
+                body = f.read(n * item)
+            dims = header[4:]
+            (target / name).write_bytes(header[:4] + n.to_bytes(4, "big") + dims[4:] + body)
+
+
+def prepare(amalgam: str, source: Path) -> None:
     WORK.mkdir(parents=True, exist_ok=True)
+    data = WORK / "data"
+    write_subset(source, data)
     for name, settings in CASES.items():
-        common = ["--epochs", "1", "--seed", "7", *settings]
+        common = ["--epochs", "1", "--seed", "7", "--data", data, *settings]
         subprocess.run([amalgam, "augment", *common, "--decoys", "2", "--decoy-arch", "family",
                         "--bundle", WORK / f"{name}-bundle", "--key", WORK / f"{name}-key.json"], check=True)
         subprocess.run([amalgam, "baseline", *common, "--as-bundle", "--out", WORK / f"{name}-plain"], check=True)
         real = json.loads((WORK / f"{name}-key.json").read_text())["real_branch"]
         (WORK / f"{name}-real-branch").write_text(str(real))
         (WORK / f"{name}-key.json").unlink()  # the check needs the branch index only
+    size = sum(f.stat().st_size for f in WORK.rglob("*") if f.is_file())
+    print(f"prepared {WORK}: {size / 2**20:.1f} MiB to carry")
 
 
 def train(bundle: Path, out: Path, device: str, torchrun: int = 0) -> float:
@@ -71,7 +98,7 @@ def compare(trained: Path, plain: Path, real: int) -> dict:
     return {"bitwise": a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in b), "max_abs_difference": diff}
 
 
-def run(out_dir: str) -> None:
+def run(out_dir: str, device: str) -> None:
     import torch
 
     out = Path(out_dir)
@@ -80,9 +107,9 @@ def run(out_dir: str) -> None:
     for name in CASES:
         real = int((WORK / f"{name}-real-branch").read_text())
         bundle, plain = WORK / f"{name}-bundle", WORK / f"{name}-plain"
-        case = {"cuda_images_per_s": train(bundle, out / f"{name}-cuda.pt", "cuda")}
-        train(plain, out / f"{name}-plain-cuda.pt", "cuda")
-        case["cuda_exact"] = compare(out / f"{name}-cuda.pt", out / f"{name}-plain-cuda.pt", real)
+        case = {"device": device, "device_images_per_s": train(bundle, out / f"{name}-device.pt", device)}
+        train(plain, out / f"{name}-plain-device.pt", device)
+        case["device_exact"] = compare(out / f"{name}-device.pt", out / f"{name}-plain-device.pt", real)
         case["cpu_images_per_s"] = train(bundle, out / f"{name}-cpu.pt", "cpu")
         if torch.cuda.device_count() > 1:
             train(bundle, out / f"{name}-ddp.pt", "cuda", torchrun=torch.cuda.device_count())
@@ -97,9 +124,10 @@ def run(out_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["prepare"]:
-        prepare(sys.argv[2] if len(sys.argv) > 2 else str(REPO / "target" / "release" / "amalgam"))
-    elif sys.argv[1:2] == ["run"] and len(sys.argv) == 3:
-        run(sys.argv[2])
+    if sys.argv[1:2] == ["prepare"] and len(sys.argv) <= 4:
+        source = Path(sys.argv[2] if len(sys.argv) > 2 else "/usr/share/datasets/fashion-mnist")
+        prepare(str(REPO / "target" / "release" / "amalgam"), source)
+    elif sys.argv[1:2] == ["run"] and len(sys.argv) in (3, 4):
+        run(sys.argv[2], sys.argv[3] if len(sys.argv) == 4 else "cuda")
     else:
-        sys.exit("usage: gpu_check.py prepare [AMALGAM] | gpu_check.py run OUT_DIR")
+        sys.exit("usage: gpu_check.py prepare [DATA_DIR] | gpu_check.py run OUT_DIR [DEVICE (default cuda)]")
