@@ -261,3 +261,34 @@ fn non_finite_trained_weights_and_inconsistent_keys_are_refused_at_extract() {
     );
     assert!(!out.path().join("model").exists());
 }
+
+#[test]
+fn a_key_naming_a_branch_the_bundle_lacks_is_refused_by_the_audit() {
+    let out = tempfile::tempdir().unwrap();
+    bundle(out.path(), false);
+    let key = out.path().join("key.json");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&key).unwrap()).unwrap();
+    value["real_branch"] = serde_json::json!(7);
+    std::fs::write(&key, value.to_string()).unwrap();
+    let (b, k, report) = (
+        arg(out.path(), "bundle"),
+        arg(out.path(), "key.json"),
+        arg(out.path(), "report"),
+    );
+    fails_with(
+        &[
+            "audit",
+            "--bundle",
+            &b,
+            "--key",
+            &k,
+            "--out",
+            &report,
+            "--samples",
+            "16",
+        ],
+        "names branch 7 of 2",
+    );
+    assert!(!out.path().join("report").exists());
+}
