@@ -292,3 +292,19 @@ fn a_key_naming_a_branch_the_bundle_lacks_is_refused_by_the_audit() {
     );
     assert!(!out.path().join("report").exists());
 }
+
+#[test]
+fn staging_folders_of_killed_runs_are_removed_by_the_next_run() {
+    let out = tempfile::tempdir().unwrap();
+    // What `kill -9` during `augment` leaves: a staging folder (here of a process id that
+    // cannot exist) holding a half-written bundle; and one of a live process (pid 1).
+    let stale = out.path().join(".amalgam-staging-4000000000-x1");
+    let live = out.path().join(".amalgam-staging-1-x2");
+    for dir in [&stale, &live] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::write(dir.join("model.json"), b"{").unwrap();
+    }
+    bundle(out.path(), false);
+    assert!(!stale.exists(), "the killed run's staging folder is left");
+    assert!(live.exists(), "a live process's staging folder was removed");
+}

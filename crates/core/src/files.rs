@@ -175,9 +175,36 @@ pub fn check_new_dir(target: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Name prefix of staging directories; the process id and a random suffix follow.
+const STAGING_PREFIX: &str = ".amalgam-staging-";
+
+/// Removes the staging directories in `parent` left by processes that no longer run (a
+/// command killed with SIGKILL cannot clean up after itself). Directories of live processes,
+/// and names that carry no process id, are left alone.
+fn remove_stale_staging(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(STAGING_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// An output directory under construction. Files are written into [`path`](Self::path), a
 /// temporary directory beside the target; [`commit`](Self::commit) renames it to the target.
-/// Dropped without a commit (after an error), it is removed, leaving nothing behind.
+/// Dropped without a commit (after an error), it is removed, leaving nothing behind; one left
+/// by a killed process is removed by the next staging directory made beside it.
 pub struct StagingDir {
     tmp: tempfile::TempDir,
     target: PathBuf,
@@ -194,8 +221,9 @@ impl StagingDir {
         let parent = parent_of(target);
         fs::create_dir_all(parent)
             .map_err(|e| Error::file(parent, format!("cannot create directory: {e}")))?;
+        remove_stale_staging(parent);
         let tmp = tempfile::Builder::new()
-            .prefix(".amalgam-staging-")
+            .prefix(&format!("{STAGING_PREFIX}{}-", std::process::id()))
             .tempdir_in(parent)
             .map_err(|e| Error::file(parent, format!("cannot create directory: {e}")))?;
         Ok(Self {
