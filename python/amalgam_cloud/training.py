@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,13 +57,49 @@ def check_batches_split(n: int, batch_size: int, world: int) -> None:
         raise ValueError(f"a batch of {min(batch_size, n, last)} samples cannot be split across {world} processes")
 
 
-def train_epochs(bundle: Bundle, model, optimizer, device, log: list, stop_after: int, on_epoch, ranks: Ranks = Ranks(), progress=None) -> list:
+def _load(data, module, epoch: int, local, pin: bool):
+    """One rank's share of a batch on the CPU: inputs, labels and crop/flip indices (pinned
+    for a fast copy to a GPU when ``pin``)."""
+    x, y = data.batch(local, "cpu")
+    crop = module.crop_indices(epoch, local, "cpu")
+    if pin:
+        x, y = x.pin_memory(), y.pin_memory()
+        crop = crop.pin_memory() if crop is not None else None
+    return x, y, crop
+
+
+def _epoch_batches(data, module, epoch: int, order, size: int, ranks: Ranks, prefetch: bool, pin: bool):
+    """Yields ``(global batch size, inputs, labels, crop indices)`` for every batch of the
+    epoch, on the CPU. With ``prefetch``, a background thread prepares the next batch while
+    the current one trains (the same values, so exactness is unaffected); ``pin`` pins them
+    for a GPU."""
+    shares = [
+        (len(batch), np.array_split(batch, ranks.world)[ranks.rank])
+        for batch in (order[start : start + size] for start in range(0, len(order), size))
+    ]
+    if not prefetch:
+        for length, local in shares:
+            yield (length, *_load(data, module, epoch, local, pin))
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_load, data, module, epoch, shares[0][1], pin)
+        for step, (length, _) in enumerate(shares):
+            loaded = pending.result()
+            if step + 1 < len(shares):
+                pending = pool.submit(_load, data, module, epoch, shares[step + 1][1], pin)
+            yield (length, *loaded)
+
+
+def train_epochs(bundle: Bundle, model, optimizer, device, log: list, stop_after: int, on_epoch, ranks: Ranks = Ranks(), progress=None, prefetch: bool | None = None) -> list:
     """Trains from the epoch after the last one in ``log`` up to epoch ``stop_after`` (at
     most the bundle's epochs) and returns the log: per epoch, each branch's mean
     cross-entropy (nats per sample) and the wall time. ``on_epoch(log)`` runs after every
-    epoch (to checkpoint)."""
+    epoch (to checkpoint). ``prefetch`` (default: on a GPU) prepares the next batch in a
+    background thread."""
     data, config = bundle.data("train"), bundle.train
     module = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+    device = torch.device(device)
+    prefetch = device.type == "cuda" if prefetch is None else prefetch
     n, size = len(data), config.batch_size
     batches = bundle.batches()
     check_batches_split(n, size, ranks.world)
@@ -71,18 +108,18 @@ def train_epochs(bundle: Bundle, model, optimizer, device, log: list, stop_after
         start = time.perf_counter()
         sums = torch.zeros(len(module.branches), dtype=torch.float64, device=device)
         order = bundle.batch_order(epoch)
-        for step in range(batches):
-            batch = order[step * size : (step + 1) * size]
-            local = np.array_split(batch, ranks.world)[ranks.rank]
-            x, y = data.batch(local, device)
-            logits = model(x, module.crop_indices(epoch, local, device))
+        loaded = _epoch_batches(data, module, epoch, order, size, ranks, prefetch, device.type == "cuda")
+        for step, (length, x, y, crop) in enumerate(loaded):
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            crop = crop.to(device, non_blocking=True) if crop is not None else None
+            logits = model(x, crop)
             if ranks.world == 1:
                 losses = [F.cross_entropy(l, y) for l in logits]
-                sums += torch.stack(losses).detach().double() * len(batch)
+                sums += torch.stack(losses).detach().double() * length
             else:
                 local_sums = [F.cross_entropy(l, y, reduction="sum") for l in logits]
                 sums += torch.stack(local_sums).detach().double()
-                losses = [s * (ranks.world / len(batch)) for s in local_sums]
+                losses = [s * (ranks.world / length) for s in local_sums]
             total = losses[0]
             for loss in losses[1:]:
                 total = total + loss
@@ -101,15 +138,16 @@ def train_epochs(bundle: Bundle, model, optimizer, device, log: list, stop_after
     return log
 
 
-def train_bundle(bundle_dir, out, log_path=None, device="cpu", resume=False, stop_after=None, ranks: Ranks = Ranks(), show_progress=True):
+def train_bundle(bundle_dir, out, log_path=None, device="cpu", resume=False, stop_after=None, ranks: Ranks = Ranks(), show_progress=True, prefetch=None):
     """The cloud's whole job, as ``amalgam train`` does it: trains the bundle, checkpoints
     after every epoch into ``<out>.checkpoint/``, and when every epoch is done writes the
     trained weights to ``out`` (with the bundle fingerprint) and one JSON line per epoch to
     ``log_path`` (default ``<out>.log.jsonl``), then removes the checkpoint. Returns
-    ``(log, finished)``. Under ``torchrun`` only rank 0 writes."""
+    ``(log, finished)``. Under ``torchrun`` only rank 0 writes. ``prefetch``: see
+    :func:`train_epochs`."""
     if stop_after is not None and stop_after < 1:
         raise ValueError("--stop-after needs an epoch of at least 1")
-    out = Path(out)
+    out, device = Path(out), torch.device(device)
     log_path = Path(log_path) if log_path else out.with_name(out.stem + ".log.jsonl")
     if log_path.resolve() == out.resolve():
         raise ValueError("the log and the trained weights must be different files")
@@ -136,7 +174,7 @@ def train_bundle(bundle_dir, out, log_path=None, device="cpu", resume=False, sto
         if ranks.rank == 0:
             checkpoint.save(directory, bundle.fingerprint, model, optimizer, log)
 
-    log = train_epochs(bundle, model, optimizer, device, log, last, on_epoch, ranks, progress)
+    log = train_epochs(bundle, model, optimizer, device, log, last, on_epoch, ranks, progress, prefetch)
     progress.finish()
     finished = len(log) == epochs
     if finished and ranks.rank == 0:

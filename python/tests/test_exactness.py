@@ -100,3 +100,12 @@ def test_torch_save_output_extracts_and_foreign_weights_are_refused(tmp_path, im
     assert foreign.returncode != 0 and "does not belong" in foreign.stderr
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
     assert Bundle(bundle).fingerprint == json.loads(key.read_text())["bundle_fingerprint"]
+
+
+def test_prefetching_loader_trains_bitwise_the_same(tmp_path, image_data):
+    """The background loader (on by default on GPUs) hands the loop the very same batches."""
+    bundle, _, _ = make_pair(tmp_path, image_data, CASES["resnet20"])
+    make_deterministic(2)
+    train_bundle(bundle, tmp_path / "inline.safetensors", show_progress=False, prefetch=False)
+    train_bundle(bundle, tmp_path / "prefetched.safetensors", show_progress=False, prefetch=True)
+    assert bitwise_equal(weights(tmp_path / "inline.safetensors"), weights(tmp_path / "prefetched.safetensors"))
