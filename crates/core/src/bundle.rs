@@ -22,6 +22,7 @@ use safetensors::tensor::{Dtype, SafeTensors};
 
 use crate::data::{MappedSet, SampleSet, StoredSet};
 use crate::files::{MAX_READ_BYTES, open_regular, read_json, write_json};
+use crate::model::split::SplitPart;
 use crate::model::{InputShape, ModelSpec, SPEC_FORMAT_VERSION, Weights, check_shapes};
 use crate::tensor_stream::{StreamDtype, StreamTensor, TensorSink, write_tensor_stream};
 use crate::tensors::{TensorFile, ValuesView, read_tensors, write_tensor_file};
@@ -107,6 +108,15 @@ impl AugmentedSpec {
             let net = &branch.network;
             net.validate()
                 .map_err(|e| Error::invalid(format!("branch {i}: {e}")))?;
+            if net
+                .split
+                .as_ref()
+                .is_some_and(|s| s.part != SplitPart::Cloud)
+            {
+                return Err(Error::invalid(format!(
+                    "branch {i}: a bundle trains whole networks or the cloud parts of split ones, not a local part or a composed model"
+                )));
+            }
             let same_kind = match (net.input, self.input) {
                 (InputShape::Image(n), InputShape::Image(a)) => n.channels == a.channels,
                 (InputShape::Tokens(n), InputShape::Tokens(a)) => n.vocab_size == a.vocab_size,

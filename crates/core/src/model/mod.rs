@@ -6,6 +6,7 @@ mod init;
 mod network;
 mod params;
 mod spec;
+pub mod split;
 mod weights;
 
 pub use classifier::{Classifier, InputStage, Normalization};

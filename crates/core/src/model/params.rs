@@ -1,13 +1,20 @@
 //! The weight tensors of every architecture, named and shaped as PyTorch names them.
 
 use super::spec::{Architecture, LENET_KERNEL, ModelSpec, ParamInit, ParamSpec};
+use super::split::StagePlan;
 
-/// Collects the tensors of one spec.
-struct Params(Vec<ParamSpec>);
+/// Collects the tensors of one spec, each tagged with the stage it belongs to (see
+/// [`super::split`]; 0 for networks that cannot be split).
+struct Params {
+    tensors: Vec<(usize, ParamSpec)>,
+    /// The stage of the tensors pushed next.
+    stage: usize,
+}
 
 impl Params {
     fn push(&mut self, name: String, shape: Vec<usize>, init: ParamInit) {
-        self.0.push(ParamSpec { name, shape, init });
+        self.tensors
+            .push((self.stage, ParamSpec { name, shape, init }));
     }
 
     /// A linear or convolution layer followed by a ReLU: `weight` (PyTorch layout, He
@@ -62,7 +69,11 @@ impl Params {
 
 /// See [`ModelSpec::parameters`].
 pub(super) fn parameters(spec: &ModelSpec) -> Vec<ParamSpec> {
-    let mut p = Params(Vec::new());
+    let mut p = Params {
+        tensors: Vec::new(),
+        stage: 0,
+    };
+    let plan = StagePlan::new(spec.split.as_ref());
     let channels = spec.input.channels();
     let vocab = spec.input.tokens().map_or(0, |t| t.vocab_size);
     match &spec.architecture {
@@ -80,7 +91,11 @@ pub(super) fn parameters(spec: &ModelSpec) -> Vec<ParamSpec> {
             let (h, w) = spec.lenet_feature_side();
             let k = LENET_KERNEL;
             p.layer("conv1", vec![*c1, channels, k, k], true);
-            p.layer("conv2", vec![*c2, *c1, k, k], true);
+            p.stage = 1;
+            let c1 = plan.input_width(1, *c1, channels);
+            p.layer("conv2", vec![*c2, c1, k, k], true);
+            p.stage = 2;
+            let c2 = plan.input_width(2, *c2, channels);
             p.layer("fc1", vec![*f1, c2 * h * w], true);
             p.layer("fc2", vec![*f2, *f1], true);
             p.layer("fc3", vec![spec.classes, *f2], true);
@@ -90,6 +105,8 @@ pub(super) fn parameters(spec: &ModelSpec) -> Vec<ParamSpec> {
             p.batch_norm("bn1", widths[0]);
             let mut width_in = widths[0];
             for (stage, (&n, &width)) in blocks.iter().zip(widths).enumerate() {
+                p.stage = stage + 1;
+                width_in = plan.input_width(p.stage, width_in, channels);
                 for block in 0..n {
                     let name = format!("layer{}.{block}", stage + 1);
                     let stride = if stage > 0 && block == 0 { 2 } else { 1 };
@@ -108,12 +125,16 @@ pub(super) fn parameters(spec: &ModelSpec) -> Vec<ParamSpec> {
                     width_in = width;
                 }
             }
+            p.stage = 1 + blocks.len();
+            let width_in = plan.input_width(p.stage, width_in, channels);
             p.layer("linear", vec![spec.classes, width_in], true);
         }
         Architecture::Vgg { stages } => {
             // Indices of PyTorch's `features` Sequential: conv, bn, relu per conv, a pool per stage.
             let (mut index, mut width_in) = (0, channels);
-            for stage in stages {
+            for (number, stage) in stages.iter().enumerate() {
+                p.stage = number;
+                width_in = plan.input_width(number, width_in, channels);
                 for &width in stage {
                     p.layer(
                         &format!("features.{index}"),
@@ -126,6 +147,8 @@ pub(super) fn parameters(spec: &ModelSpec) -> Vec<ParamSpec> {
                 }
                 index += 1;
             }
+            p.stage = stages.len();
+            let width_in = plan.input_width(p.stage, width_in, channels);
             p.layer("classifier", vec![spec.classes, width_in], true);
         }
         Architecture::Bag { embedding } => {
@@ -189,5 +212,9 @@ pub(super) fn parameters(spec: &ModelSpec) -> Vec<ParamSpec> {
             p.linear("classifier", spec.classes, *width);
         }
     }
-    p.0
+    p.tensors
+        .into_iter()
+        .filter(|(stage, _)| plan.builds(*stage))
+        .map(|(_, tensor)| tensor)
+        .collect()
 }

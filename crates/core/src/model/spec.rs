@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::split::{Split, SplitPart, check_point, feature_channels, stage_count, stage_side};
 use crate::{Error, Result};
 
 /// Version of the JSON spec formats (model specs, bundle spec, training config, key).
@@ -336,6 +337,10 @@ pub struct ModelSpec {
     /// Per-channel normalisation of the input, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalization: Option<super::Normalization>,
+    /// Which part of a split network this spec builds (see [`super::split`]); none for the
+    /// whole network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<Split>,
 }
 
 /// How a tensor of a fresh model is initialised.
@@ -480,6 +485,7 @@ impl ModelSpec {
             classes,
             architecture,
             normalization: None,
+            split: None,
         };
         spec.validate()?;
         Ok(spec)
@@ -516,6 +522,7 @@ impl ModelSpec {
                 self.input
             )));
         }
+        self.validate_split()?;
         if let InputShape::Tokens(t) = self.input
             && t.vocab_size < 2
         {
@@ -560,8 +567,12 @@ impl ModelSpec {
                 Err(Error::invalid("LeNet widths must be positive"))
             }
             Architecture::Lenet { .. }
-                if self.image_input().height < LENET_MIN_SIDE
-                    || self.image_input().width < LENET_MIN_SIDE =>
+                if self
+                    .split
+                    .as_ref()
+                    .is_none_or(|s| s.part != SplitPart::Cloud)
+                    && (self.image_input().height < LENET_MIN_SIDE
+                        || self.image_input().width < LENET_MIN_SIDE) =>
             {
                 Err(Error::invalid(format!(
                     "LeNet needs images of at least {LENET_MIN_SIDE}x{LENET_MIN_SIDE} pixels (its feature maps vanish below), got {}",
@@ -630,11 +641,74 @@ impl ModelSpec {
             .expect("a validated text architecture takes tokens")
     }
 
-    /// Side lengths `(h, w)` of LeNet's feature maps after the second pooling.
+    /// Side lengths `(h, w)` of LeNet's feature maps after the second pooling (for a cloud
+    /// part, whose input is already a feature map, after the stages it runs).
     pub(crate) fn lenet_feature_side(&self) -> (usize, usize) {
-        let side = |s: usize| ((s - LENET_KERNEL + 1) / 2 - LENET_KERNEL + 1) / 2;
+        let from = match &self.split {
+            Some(Split {
+                point,
+                part: SplitPart::Cloud,
+            }) => *point,
+            _ => 0,
+        };
+        let side = |s: usize| stage_side(&self.architecture, from, 2, s).unwrap_or(0);
         let input = self.image_input();
         (side(input.height), side(input.width))
+    }
+
+    /// Checks the spec's [`Split`], if any: a split point of the architecture, a cloud
+    /// part's input of at most the feature map's channels and big enough for its stages, kept
+    /// channels sorted, distinct and in range.
+    fn validate_split(&self) -> Result<()> {
+        let Some(split) = &self.split else {
+            return Ok(());
+        };
+        check_point(&self.architecture, split.point)?;
+        let channels = feature_channels(&self.architecture, split.point)?;
+        let input = self
+            .input
+            .image()
+            .ok_or_else(|| Error::invalid("a split network takes images (or a feature map)"))?;
+        match &split.part {
+            SplitPart::Cloud => {
+                let stages = stage_count(&self.architecture).unwrap_or(0);
+                let remaining = |s| stage_side(&self.architecture, split.point, stages, s);
+                if input.channels > channels
+                    || remaining(input.height).is_none()
+                    || remaining(input.width).is_none()
+                    || self.normalization.is_some()
+                {
+                    return Err(Error::invalid(format!(
+                        "the cloud part after split point {} takes a feature map of at most {channels} channels, big enough for its stages and not normalised, not {input}",
+                        split.point
+                    )));
+                }
+            }
+            SplitPart::Composed { kept_channels } => {
+                let sorted = kept_channels.windows(2).all(|w| w[0] < w[1]);
+                if kept_channels.is_empty()
+                    || !sorted
+                    || kept_channels.iter().any(|&c| c as usize >= channels)
+                {
+                    return Err(Error::invalid(format!(
+                        "the kept channels must be 1 to {channels} sorted distinct channels below {channels} (split point {})",
+                        split.point
+                    )));
+                }
+            }
+            SplitPart::Local => {}
+        }
+        if !matches!(split.part, SplitPart::Cloud) {
+            let stages = stage_count(&self.architecture).unwrap_or(0);
+            let side = |s| stage_side(&self.architecture, 0, stages, s);
+            if side(input.height).is_none() || side(input.width).is_none() {
+                return Err(Error::invalid(format!(
+                    "the {}'s feature maps vanish for {input} images",
+                    self.architecture.name()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Every tensor of the model's weights (BatchNorm running statistics included), in

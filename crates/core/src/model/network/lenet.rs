@@ -7,16 +7,20 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use crate::model::ModelSpec;
+use crate::model::split::StagePlan;
 
-/// LeNet-5 without padding (see [`crate::model::Architecture::Lenet`]).
+/// LeNet-5 without padding (see [`crate::model::Architecture::Lenet`]). Its stages are the two
+/// conv → ReLU → pool blocks; a split network builds only its part's layers.
 #[derive(Module, Debug)]
 pub struct Lenet {
-    conv1: Conv2d,
-    conv2: Conv2d,
+    conv1: Option<Conv2d>,
+    conv2: Option<Conv2d>,
     pool: MaxPool2d,
-    fc1: Linear,
-    fc2: Linear,
-    fc3: Linear,
+    fc1: Option<Linear>,
+    fc2: Option<Linear>,
+    fc3: Option<Linear>,
+    #[module(skip)]
+    plan: StagePlan,
 }
 
 impl Lenet {
@@ -26,23 +30,52 @@ impl Lenet {
         [f1, f2]: [usize; 2],
         device: &Device,
     ) -> Self {
+        let plan = StagePlan::new(spec.split.as_ref());
+        let channels = spec.input.channels();
         let (h, w) = spec.lenet_feature_side();
+        let conv = |stage, [input, output]: [usize; 2]| {
+            plan.builds(stage).then(|| {
+                let input = plan.input_width(stage, input, channels);
+                Conv2dConfig::new([input, output], [5, 5]).init(device)
+            })
+        };
+        let fc = |[input, output]: [usize; 2]| {
+            plan.builds(2)
+                .then(|| LinearConfig::new(input, output).init(device))
+        };
         Self {
-            conv1: Conv2dConfig::new([spec.input.channels(), c1], [5, 5]).init(device),
-            conv2: Conv2dConfig::new([c1, c2], [5, 5]).init(device),
+            conv1: conv(0, [channels, c1]),
+            conv2: conv(1, [c1, c2]),
             pool: MaxPool2dConfig::new([2, 2]).init(),
-            fc1: LinearConfig::new(c2 * h * w, f1).init(device),
-            fc2: LinearConfig::new(f1, f2).init(device),
-            fc3: LinearConfig::new(f2, spec.classes).init(device),
+            fc1: fc([plan.input_width(2, c2, channels) * h * w, f1]),
+            fc2: fc([f1, f2]),
+            fc3: fc([f2, spec.classes]),
+            plan,
         }
     }
 
-    pub(super) fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(relu(self.conv1.forward(images)));
-        let x = self.pool.forward(relu(self.conv2.forward(x)));
+    /// Stage `stage`: conv → ReLU → max-pool.
+    fn stage(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {
+        let conv = [&self.conv1, &self.conv2][stage]
+            .as_ref()
+            .expect("the plan runs built stages only");
+        self.pool.forward(relu(conv.forward(x)))
+    }
+
+    fn classify(&self, x: Tensor<4>) -> Tensor<2> {
+        let built = "the plan runs the classifier only where it is built";
         let x: Tensor<2> = x.flatten(1, 3);
-        let x = relu(self.fc1.forward(x));
-        let x = relu(self.fc2.forward(x));
-        self.fc3.forward(x)
+        let x = relu(self.fc1.as_ref().expect(built).forward(x));
+        let x = relu(self.fc2.as_ref().expect(built).forward(x));
+        self.fc3.as_ref().expect(built).forward(x)
+    }
+
+    pub(super) fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.plan
+            .forward(images, 2, |s, x| self.stage(s, x), |x| self.classify(x))
+    }
+
+    pub(super) fn features(&self, images: Tensor<4>) -> Tensor<4> {
+        self.plan.features(images, |s, x| self.stage(s, x))
     }
 }

@@ -137,11 +137,26 @@ impl Network {
         }
     }
 
+    /// The feature map `[B, C_p, h, w]` of a split network's local part (see
+    /// [`crate::model::split`]) for images `[B, C, H, W]` (normalised if the spec says so).
+    ///
+    /// # Panics
+    /// If the spec is not the local part of a split network; [`ModelSpec::validate`] accepts
+    /// splits of LeNet, ResNet and VGG only.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<4> {
+        match self {
+            Network::Lenet(net) => net.features(images),
+            Network::Resnet(net) => net.features(images),
+            Network::Vgg(net) => net.features(images),
+            _ => panic!("only LeNet, ResNet and VGG can be split"),
+        }
+    }
+
     /// Logits `[B, classes]` for a batch of the spec's inputs.
     ///
     /// # Panics
     /// If the batch is of the other kind (images for a text network or tokens for an image
-    /// one).
+    /// one), or if the network is a split network's local part, which has no classifier.
     pub fn forward(&self, input: InputBatch) -> Tensor<2> {
         match self {
             Network::Mlp(net) => net.forward(input.images()),

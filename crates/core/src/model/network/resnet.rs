@@ -9,6 +9,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::module::adaptive_avg_pool2d;
 
 use crate::model::ModelSpec;
+use crate::model::split::StagePlan;
 
 /// A 3x3 convolution without bias, padding 1.
 fn conv3x3(input: usize, output: usize, stride: usize, device: &Device) -> Conv2d {
@@ -74,16 +75,21 @@ impl BasicBlock {
     }
 }
 
-/// ResNet (see [`crate::model::Architecture::Resnet`]).
+/// ResNet (see [`crate::model::Architecture::Resnet`]). Its stages are the stem (`conv1`,
+/// `bn1`, ReLU) and each `layer{k}`; a split network builds only its part's layers.
 #[derive(Module, Debug)]
 pub struct Resnet {
-    conv1: Conv2d,
-    bn1: BatchNorm,
+    conv1: Option<Conv2d>,
+    bn1: Option<BatchNorm>,
     layer1: Vec<BasicBlock>,
     layer2: Vec<BasicBlock>,
     layer3: Vec<BasicBlock>,
     layer4: Vec<BasicBlock>,
-    linear: Linear,
+    linear: Option<Linear>,
+    #[module(skip)]
+    plan: StagePlan,
+    #[module(skip)]
+    stages: usize,
 }
 
 impl Resnet {
@@ -93,11 +99,16 @@ impl Resnet {
         widths: &[usize],
         device: &Device,
     ) -> Self {
+        let plan = StagePlan::new(spec.split.as_ref());
+        let channels = spec.input.channels();
         let mut stages: Vec<Vec<BasicBlock>> = Vec::new();
         let mut input = widths[0];
         for (stage, (&n, &width)) in blocks.iter().zip(widths).enumerate() {
+            input = plan.input_width(stage + 1, input, channels);
+            let built = plan.builds(stage + 1);
             stages.push(
                 (0..n)
+                    .filter(|_| built)
                     .map(|b| {
                         let stride = if stage > 0 && b == 0 { 2 } else { 1 };
                         let block = BasicBlock::new(input, width, stride, device);
@@ -106,18 +117,24 @@ impl Resnet {
                     })
                     .collect(),
             );
+            input = width;
         }
         stages.resize_with(4, Vec::new);
-        let mut stages = stages.into_iter();
-        let mut next = || stages.next().expect("four stages");
+        let mut stage_blocks = stages.into_iter();
+        let mut next = || stage_blocks.next().expect("four stages");
+        let stem = plan.builds(0);
+        let head = plan.builds(1 + blocks.len());
+        let input = plan.input_width(1 + blocks.len(), input, channels);
         Self {
-            conv1: conv3x3(spec.input.channels(), widths[0], 1, device),
-            bn1: BatchNormConfig::new(widths[0]).init(device),
+            conv1: stem.then(|| conv3x3(channels, widths[0], 1, device)),
+            bn1: stem.then(|| BatchNormConfig::new(widths[0]).init(device)),
             layer1: next(),
             layer2: next(),
             layer3: next(),
             layer4: next(),
-            linear: LinearConfig::new(input, spec.classes).init(device),
+            linear: head.then(|| LinearConfig::new(input, spec.classes).init(device)),
+            plan,
+            stages: 1 + blocks.len(),
         }
     }
 
@@ -129,7 +146,7 @@ impl Resnet {
             .chain(&self.layer2)
             .chain(&self.layer3)
             .chain(&self.layer4);
-        std::iter::once(&self.bn1).chain(blocks.flat_map(|b| {
+        self.bn1.iter().chain(blocks.flat_map(|b| {
             let shortcut = b.shortcut.iter().filter_map(|layer| match layer {
                 ShortcutLayer::Norm(norm) => Some(norm),
                 ShortcutLayer::Conv(_) => None,
@@ -138,18 +155,38 @@ impl Resnet {
         }))
     }
 
-    pub(super) fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(self.bn1.forward(self.conv1.forward(images)));
-        for block in self
-            .layer1
-            .iter()
-            .chain(&self.layer2)
-            .chain(&self.layer3)
-            .chain(&self.layer4)
-        {
-            x = block.forward(x);
+    /// Stage `stage`: the stem (0) or `layer{stage}`.
+    fn stage(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {
+        let built = "the plan runs built stages only";
+        match stage {
+            0 => {
+                let conv = self.conv1.as_ref().expect(built);
+                relu(self.bn1.as_ref().expect(built).forward(conv.forward(x)))
+            }
+            _ => [&self.layer1, &self.layer2, &self.layer3, &self.layer4][stage - 1]
+                .iter()
+                .fold(x, |x, block| block.forward(x)),
         }
+    }
+
+    fn classify(&self, x: Tensor<4>) -> Tensor<2> {
         let x: Tensor<2> = adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
-        self.linear.forward(x)
+        self.linear
+            .as_ref()
+            .expect("the plan runs the classifier only where it is built")
+            .forward(x)
+    }
+
+    pub(super) fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.plan.forward(
+            images,
+            self.stages,
+            |s, x| self.stage(s, x),
+            |x| self.classify(x),
+        )
+    }
+
+    pub(super) fn features(&self, images: Tensor<4>) -> Tensor<4> {
+        self.plan.features(images, |s, x| self.stage(s, x))
     }
 }
