@@ -242,8 +242,17 @@ impl StagingDir {
     /// # Errors
     /// [`Error::File`] naming the target if the rename fails.
     pub fn commit(self) -> Result<PathBuf> {
+        self.commit_with_mode(0o755)
+    }
+
+    /// Moves the finished directory to its target with permission bits `mode` (0o700 for a
+    /// directory that holds a key).
+    ///
+    /// # Errors
+    /// [`Error::File`] naming the target if the rename fails.
+    pub fn commit_with_mode(self, mode: u32) -> Result<PathBuf> {
         let fail = |e: std::io::Error| Error::file(&self.target, format!("cannot create: {e}"));
-        fs::set_permissions(self.tmp.path(), fs::Permissions::from_mode(0o755)).map_err(fail)?;
+        fs::set_permissions(self.tmp.path(), fs::Permissions::from_mode(mode)).map_err(fail)?;
         if self.target.exists() {
             fs::remove_dir(&self.target).map_err(fail)?;
         }

@@ -36,6 +36,8 @@ pub enum Stream {
     DecoyInputs = 12,
     /// Which samples the privacy audit's sweep gives the owner (sub-stream: key seed).
     AuditSamples = 13,
+    /// PrivyNet: which channels of the local part's feature map the owner keeps.
+    KeptChannels = 14,
 }
 
 /// The random stream `stream` of `seed`.

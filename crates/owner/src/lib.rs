@@ -14,5 +14,6 @@ pub mod key;
 pub mod model_dir;
 pub mod noise;
 pub mod plain_bundle;
+pub mod privynet;
 pub mod setup;
 pub mod trained_torch;

@@ -89,6 +89,14 @@ impl OwnerSetup {
             })?);
             spec.validate()?;
         }
+        Self::for_spec(spec, settings, seed)
+    }
+
+    /// Fixes weights and config for the model `spec` (normalisation, if any, already set).
+    ///
+    /// # Errors
+    /// [`amalgam_core::Error::Invalid`] if a setting is out of range or does not apply.
+    pub fn for_spec(spec: ModelSpec, settings: &TrainSettings, seed: u64) -> Result<Self> {
         if settings.crop_padding > 0 && spec.input.image().is_none() {
             return Err(Error::invalid(
                 "random crops and flips apply to images only, not to text",

@@ -18,7 +18,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::spec::{Architecture, LENET_KERNEL};
+use super::spec::{Architecture, LENET_KERNEL, ModelSpec};
 use crate::{Error, Result};
 
 /// Which part of a split network a [`super::ModelSpec`] builds.
@@ -113,6 +113,66 @@ pub fn check_point(architecture: &Architecture, point: usize) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The specs of the three parts of `whole` (a whole network's spec, taking images) split at
+/// `point` with the channels `kept` of its feature map, for a task of `classes` classes.
+///
+/// Returns `(local, cloud, composed)`: the local part (`whole`'s classes and normalisation),
+/// the cloud part (its input the feature map `[D, h, w]`, no normalisation), and the composed
+/// model the owner gets back.
+///
+/// # Errors
+/// [`Error::Invalid`] if `whole` is already split, `point` is not a split point of it, the
+/// kept channels are not sorted, distinct and in range, or the feature map vanishes.
+pub fn split_specs(
+    whole: &ModelSpec,
+    point: usize,
+    kept: &[u32],
+    classes: usize,
+) -> Result<(ModelSpec, ModelSpec, ModelSpec)> {
+    if whole.split.is_some() {
+        return Err(Error::invalid("the model to split is already split"));
+    }
+    check_point(&whole.architecture, point)?;
+    let image = whole
+        .input
+        .image()
+        .ok_or_else(|| Error::invalid("a split network takes images"))?;
+    let side = |s| {
+        stage_side(&whole.architecture, 0, point, s).ok_or_else(|| {
+            Error::invalid(format!(
+                "the {}'s feature map after split point {point} vanishes for {image} images",
+                whole.architecture.name()
+            ))
+        })
+    };
+    let with = |part| ModelSpec {
+        split: Some(Split { point, part }),
+        ..whole.clone()
+    };
+    let local = with(SplitPart::Local);
+    let composed = ModelSpec {
+        classes,
+        ..with(SplitPart::Composed {
+            kept_channels: kept.to_vec(),
+        })
+    };
+    let cloud = ModelSpec {
+        input: super::ImageShape {
+            channels: kept.len(),
+            height: side(image.height)?,
+            width: side(image.width)?,
+        }
+        .into(),
+        classes,
+        normalization: None,
+        ..with(SplitPart::Cloud)
+    };
+    for spec in [&local, &cloud, &composed] {
+        spec.validate()?;
+    }
+    Ok((local, cloud, composed))
 }
 
 /// How a splittable network runs, given its spec's [`Split`] (or none: the whole network).
@@ -257,20 +317,6 @@ mod tests {
         }
     }
 
-    /// The cloud part's spec for `kept` channels of the feature map after `point`.
-    fn cloud_spec(spec: &ModelSpec, point: usize, kept: usize) -> ModelSpec {
-        let side = |s| stage_side(&spec.architecture, 0, point, s).unwrap();
-        ModelSpec {
-            input: ImageShape {
-                channels: kept,
-                height: side(IMAGE.height),
-                width: side(IMAGE.width),
-            }
-            .into(),
-            ..with_split(spec, point, SplitPart::Cloud)
-        }
-    }
-
     fn network(spec: &ModelSpec, weights: &Weights) -> Network {
         spec.validate().unwrap();
         let mut network = Network::new(spec, &inference_device());
@@ -295,15 +341,8 @@ mod tests {
             for point in 1..=stages {
                 let width = feature_channels(&whole.architecture, point).unwrap();
                 let kept: Vec<u32> = (0..width as u32).filter(|c| c % 3 != 1).collect();
-                let local = with_split(&whole, point, SplitPart::Local);
-                let cloud = cloud_spec(&whole, point, kept.len());
-                let composed = with_split(
-                    &whole,
-                    point,
-                    SplitPart::Composed {
-                        kept_channels: kept.clone(),
-                    },
-                );
+                let (local, cloud, composed) =
+                    split_specs(&whole, point, &kept, whole.classes).unwrap();
                 let local_weights = initial_weights(&local, &mut stream(1, Stream::ModelInit));
                 let cloud_weights = initial_weights(&cloud, &mut stream(2, Stream::ModelInit));
                 let mut both = local_weights.clone();
@@ -380,8 +419,14 @@ mod tests {
         }
         assert!(with_split(lenet, 1, kept(vec![0, 5])).validate().is_ok());
         // A cloud part may not take more channels than the feature map has.
-        assert!(cloud_spec(lenet, 1, 6).validate().is_ok());
-        assert!(cloud_spec(lenet, 1, 7).validate().is_err());
+        let (_, cloud, _) = split_specs(lenet, 1, &[0, 1, 2, 3, 4, 5], 5).unwrap();
+        let mut wider = cloud.clone();
+        if let crate::model::InputShape::Image(image) = &mut wider.input {
+            image.channels = 7;
+        }
+        assert!(wider.validate().is_err());
+        assert!(split_specs(lenet, 1, &[0, 6], 5).is_err());
+        assert!(split_specs(&cloud, 2, &[0], 5).is_err());
         // Networks without stages cannot be split.
         let mlp = ModelSpec::new(Architecture::default_mlp(), IMAGE, 5).unwrap();
         assert!(with_split(&mlp, 1, SplitPart::Local).validate().is_err());
