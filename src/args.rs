@@ -39,6 +39,11 @@ pub enum Command {
     Audit(AuditArgs),
     /// Privacy audit over many keys and settings (noise, amount, decoys): a table of rates.
     AuditSweep(AuditSweepArgs),
+    /// PrivyNet (Li et al. 2017): split learning with a frozen pre-trained local network.
+    Privynet {
+        #[command(subcommand)]
+        command: crate::commands::privynet::args::PrivynetCommand,
+    },
 }
 
 /// Kinds of learning task.
@@ -301,8 +306,9 @@ pub struct ObfuscationArgs {
     /// draws each from the real model's family (varied depth and width).
     #[arg(long, value_enum, default_value = "clone")]
     pub decoy_arch: DecoyChoice,
-    /// Key seed: noise positions and values, branch order, decoys. Default: the training seed
-    /// (the streams are independent either way).
+    /// Key seed: noise positions and values, branch order, decoys. Default: a fresh random
+    /// seed from the operating system. Pass one only to reproduce a bundle, and keep it as
+    /// secret as the key: the key's secrets follow from it.
     #[arg(long)]
     pub key_seed: Option<u64>,
     /// With --noise interleave: the data set (a directory, as --data) whose images fill the

@@ -1,7 +1,8 @@
 //! `amalgam`: obfuscated neural-network training on untrusted compute.
 //!
 //! Owner side: `augment`, `extract`, `baseline`, `eval`; cloud side: `train`; both in one go:
-//! `run`; the privacy audit: `audit`, `audit-sweep`. See `amalgam --help`.
+//! `run`; the privacy audit: `audit`, `audit-sweep`; the PrivyNet scheme: `privynet ...`. See
+//! `amalgam --help`.
 
 mod args;
 mod commands;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         Command::Run(a) => commands::run::run(a),
         Command::Audit(a) => commands::audit::run(a),
         Command::AuditSweep(a) => commands::audit_sweep::run(a),
+        Command::Privynet { command } => commands::privynet::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

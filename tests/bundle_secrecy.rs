@@ -125,3 +125,45 @@ fn family_decoys_are_varied_members_of_the_real_family() {
         .collect();
     assert!(architectures.len() >= 3, "{architectures:?}");
 }
+
+/// The training seed is no secret: the bundle's `batch_order_seed` is its first draw, so an
+/// attacker recovers a small seed by trying them. The key seed therefore defaults to fresh
+/// randomness, never to the training seed: the same command twice gives the same training
+/// config and different keys.
+#[test]
+fn the_default_key_seed_is_fresh_not_the_training_seed() {
+    use amalgam_core::rng::{Stream, stream};
+    use rand::RngCore;
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| common::arg(dir.path(), name);
+    for run in ["a", "b"] {
+        let out = common::amalgam(&[
+            "augment",
+            "--noise",
+            "uniform",
+            "--seed",
+            "5",
+            "--bundle",
+            &d(run),
+            "--key",
+            &d(&format!("{run}.json")),
+        ]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
+    let train =
+        |run: &str| std::fs::read_to_string(dir.path().join(run).join("train.json")).unwrap();
+    assert_eq!(train("a"), train("b"));
+    let config: serde_json::Value = serde_json::from_str(&train("a")).unwrap();
+    let recovered = (0..1000u64).find(|&s| {
+        stream(s, Stream::BatchOrderSeed).next_u64() == config["batch_order_seed"].as_u64().unwrap()
+    });
+    assert_eq!(
+        recovered,
+        Some(5),
+        "the training seed is recoverable from the bundle"
+    );
+    let key = |run: &str| {
+        amalgam_owner::key::SecretKey::read(&dir.path().join(format!("{run}.json"))).unwrap()
+    };
+    assert_ne!(key("a").keep_indices, key("b").keep_indices);
+}

@@ -28,7 +28,7 @@ pub fn options(job: &JobArgs) -> AugmentOptions {
         decoys: obfuscation.decoys,
         decoy_architecture: obfuscation.decoy_arch.into(),
         seed: training.seed,
-        key_seed: obfuscation.key_seed.unwrap_or(training.seed),
+        key_seed: obfuscation.key_seed.unwrap_or_else(rand::random),
         train: training.settings(),
         decoy_inputs: None,
     }

@@ -7,6 +7,7 @@ pub mod baseline;
 pub mod eval;
 pub mod extract;
 pub mod original_data;
+pub mod privynet;
 pub mod run;
 pub mod shadow;
 pub mod train;

@@ -64,6 +64,11 @@ pub struct AugmentedSpec {
     pub classes: usize,
     /// The branches, in the key's secret order.
     pub branches: Vec<BranchSpec>,
+    /// A random identifier (hex), so that the bundle's fingerprint differs from every other
+    /// bundle's even where model, weights and config coincide (PrivyNet bundles made with
+    /// different keys); it says nothing about the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_id: Option<String>,
 }
 
 /// Name prefix of branch `index`'s tensors, e.g. `branches.2.`.

@@ -38,6 +38,8 @@ pub enum Stream {
     AuditSamples = 13,
     /// PrivyNet: which channels of the local part's feature map the owner keeps.
     KeptChannels = 14,
+    /// PrivyNet: the bundle's random identifier.
+    BundleId = 15,
 }
 
 /// The random stream `stream` of `seed`.

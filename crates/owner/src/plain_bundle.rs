@@ -32,6 +32,7 @@ pub fn write_plain_bundle<S: SampleSource>(
         format_version: SPEC_FORMAT_VERSION,
         input,
         classes: setup.spec.classes,
+        bundle_id: None,
         branches: vec![BranchSpec {
             keep_indices: vec![every_position; input.channels()],
             network: setup.spec.clone(),

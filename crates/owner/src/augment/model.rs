@@ -84,6 +84,7 @@ pub fn augment_model(
             input: augmented,
             classes: spec.classes,
             branches,
+            bundle_id: None,
         },
         init,
         real_branch,

@@ -11,6 +11,7 @@ use amalgam_core::model::{ModelSpec, SPEC_FORMAT_VERSION, Weights};
 use amalgam_core::rng::{Stream, stream};
 use amalgam_core::tensors::ValuesView;
 use amalgam_core::{Error, Result};
+use rand::RngCore;
 
 use super::features::LocalPart;
 use super::key::{PrivynetKey, SCHEME};
@@ -51,6 +52,14 @@ pub fn kept_channels(width: usize, channels: usize, key_seed: u64) -> Result<Vec
         .collect();
     kept.sort_unstable();
     Ok(kept)
+}
+
+/// 128 bits (hex) of stream [`Stream::BundleId`] of the key seed: tells apart bundles whose
+/// cloud parts coincide (same pre-trained network, seed and `D`) but whose kept channels
+/// differ. ChaCha20's output reveals nothing of its seed.
+fn bundle_id(key_seed: u64) -> String {
+    let mut rng = stream(key_seed, Stream::BundleId);
+    format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64())
 }
 
 /// The local part of `pretrained` (spec and weights of a whole pre-trained network) split as
@@ -132,6 +141,7 @@ pub fn make_bundle(
         format_version: SPEC_FORMAT_VERSION,
         input: cloud.input,
         classes: cloud.classes,
+        bundle_id: Some(bundle_id(options.key_seed)),
         branches: vec![BranchSpec {
             keep_indices: vec![every_position; cloud.input.channels()],
             network: cloud.clone(),

@@ -1,0 +1,75 @@
+//! `amalgam privynet`: the PrivyNet scheme's commands (the cloud trains its bundle with the
+//! ordinary `amalgam train`).
+
+pub mod args;
+mod augment;
+mod extract;
+mod pretrain;
+mod run;
+
+use amalgam_core::model::split::feature_channels;
+use amalgam_core::model::{Architecture, ModelSpec};
+use amalgam_owner::data::{Dataset, load_dataset};
+use amalgam_owner::privynet::PrivynetOptions;
+use anyhow::{Result, bail};
+
+use crate::args::{DataArgs, Task, TrainingArgs};
+use crate::progress;
+use args::{PrivynetCommand, SplitArgs};
+
+pub fn run(command: PrivynetCommand) -> Result<()> {
+    match command {
+        PrivynetCommand::Pretrain(a) => pretrain::run(a),
+        PrivynetCommand::Augment(a) => augment::run(a),
+        PrivynetCommand::Extract(a) => extract::run(a),
+        PrivynetCommand::Run(a) => run::run(a),
+    }
+}
+
+/// Loads the image data set of `data` (PrivyNet splits image networks only).
+fn load_images(data: &DataArgs) -> Result<Dataset> {
+    if data.task != Task::Image {
+        bail!("PrivyNet splits image networks (LeNet, ResNet, VGG); --task text is not supported");
+    }
+    let spinner = progress::step("reading the data");
+    let dataset = load_dataset(data.data.as_deref(), data.image_size);
+    spinner.finish_and_clear();
+    Ok(dataset?)
+}
+
+/// The architecture to pre-train: `--model`, LeNet by default.
+fn architecture(training: &TrainingArgs) -> Architecture {
+    training.model(Task::Image).architecture()
+}
+
+/// The cloud part's options: the split of `split`, the hyper-parameters of `training`
+/// (without crops and normalisation, which belong to pre-training when `for_run`; refused
+/// otherwise), and `D` (half the feature map's channels by default).
+fn options(
+    pretrained: &ModelSpec,
+    split: &SplitArgs,
+    training: &TrainingArgs,
+    for_run: bool,
+) -> Result<PrivynetOptions> {
+    if let Some(model) = training.model
+        && model.architecture() != pretrained.architecture
+    {
+        bail!(
+            "--model {model:?}: the network comes from the pre-trained model (a {}); drop --model",
+            pretrained.architecture.name()
+        );
+    }
+    let width = feature_channels(&pretrained.architecture, split.split)?;
+    let mut train = training.settings();
+    if for_run {
+        train.crop_padding = 0;
+        train.normalize = false;
+    }
+    Ok(PrivynetOptions {
+        point: split.split,
+        channels: split.channels.unwrap_or(width.div_ceil(2)),
+        seed: training.seed,
+        key_seed: split.key_seed.unwrap_or_else(rand::random),
+        train,
+    })
+}

@@ -1,0 +1,293 @@
+//! `amalgam privynet run`: the PrivyNet job end to end, with a report.
+
+use std::path::Path;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use amalgam_cloud::{TrainOptions, train_bundle};
+use amalgam_core::files::{StagingDir, write_json};
+use amalgam_core::model::{WeightComparison, compare_weights};
+use amalgam_core::training::Evaluation;
+use amalgam_owner::baseline::train_baseline;
+use amalgam_owner::data::Dataset;
+use amalgam_owner::model_dir::{read_model_dir, write_model_dir};
+use amalgam_owner::privynet::{
+    PrivynetKey, PrivynetOptions, TrainingPart, extract, feature_set, make_bundle, split_setup,
+};
+use amalgam_owner::setup::OwnerSetup;
+use anyhow::Result;
+use serde::Serialize;
+
+use super::args::PrivynetRunArgs;
+use super::pretrain::pretrain;
+use super::{architecture, load_images, options};
+use crate::commands::eval::evaluate_dir;
+use crate::progress;
+
+/// Wall time of each stage, seconds.
+#[derive(Serialize, Debug, Default)]
+struct StageSeconds {
+    pretrain: f64,
+    augment: f64,
+    train_cloud: f64,
+    extract: f64,
+    train_one_process: f64,
+    train_plain: f64,
+}
+
+/// `report.json`.
+#[derive(Serialize, Debug)]
+struct PrivynetReport {
+    dataset: String,
+    public_part: String,
+    private_part: String,
+    train_samples: usize,
+    test_samples: usize,
+    model: String,
+    split_point: usize,
+    feature_channels: usize,
+    kept_channels: usize,
+    feature_shape: String,
+    local_parameters: usize,
+    bundle_bytes: u64,
+    seed: u64,
+    key_seed: u64,
+    epochs: usize,
+    /// The whole network trained on the private images in the clear.
+    plain: Evaluation,
+    /// The composed model the owner gets back.
+    privynet: Evaluation,
+    /// The same split model trained in one process (features in memory, no bundle).
+    one_process: Evaluation,
+    /// PrivyNet's composed weights against the one-process split model's.
+    weights: WeightComparison,
+    seconds: StageSeconds,
+}
+
+fn timed<T>(seconds: &mut f64, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    *seconds = start.elapsed().as_secs_f64();
+    out
+}
+
+/// Total size in bytes of the files in `dir`.
+fn dir_bytes(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        total += entry?.metadata()?.len();
+    }
+    Ok(total)
+}
+
+/// The split model trained in one process: the local part's features kept in memory and the
+/// cloud part trained on them with the plain loop, composed with the local part into `out`.
+fn train_one_process(
+    private: &Dataset,
+    pretrained: &amalgam_core::model::ModelSpec,
+    pretrained_weights: &amalgam_core::model::Weights,
+    options: &PrivynetOptions,
+    out: &Path,
+) -> Result<()> {
+    let (local, local_weights, setup, composed) =
+        split_setup(pretrained, pretrained_weights, private.classes(), options)?;
+    let features = Dataset {
+        name: format!("{} (features)", private.name),
+        train: feature_set(&local, &private.train)?,
+        test: feature_set(&local, &private.test)?,
+    };
+    let bar = progress::batches("one process");
+    let outcome = train_baseline(&features, &setup, &bar);
+    bar.finish_and_clear();
+    let mut weights = outcome.weights;
+    weights.extend(local_weights);
+    write_model_dir(out, &composed, &weights)?;
+    Ok(())
+}
+
+pub fn run(args: PrivynetRunArgs) -> Result<()> {
+    let out = args.out.clone().unwrap_or_else(|| {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        format!("amalgam-runs/privynet-{now}").into()
+    });
+    let staging = StagingDir::new(&out)?;
+    let dir = staging.path().to_path_buf();
+    let mut t = StageSeconds::default();
+    let data = load_images(&args.data)?;
+    let public_part: TrainingPart = args.public.into();
+    let private_part: TrainingPart = args.split.private.into();
+    let private = private_part.of(&data)?;
+
+    let pretrained_dir = match &args.pretrained {
+        Some(dir) => dir.clone(),
+        None => {
+            if public_part != TrainingPart::FirstHalf || private_part != TrainingPart::SecondHalf {
+                eprintln!(
+                    "warning: pre-training on the {} and training privately on the {} of the same data set: the parts may overlap",
+                    public_part.describe(),
+                    private_part.describe()
+                );
+            }
+            let public = public_part.of(&data)?;
+            let target = dir.join("pretrained");
+            t.pretrain = pretrain(&public, &args.training, &target)?;
+            target
+        }
+    };
+    let (pretrained, pretrained_weights) = read_model_dir(&pretrained_dir)?;
+    let opts = options(&pretrained, &args.split, &args.training, true)?;
+
+    let spinner = progress::step("running the local part on the private images");
+    let key = timed(&mut t.augment, || {
+        make_bundle(
+            &private,
+            &pretrained,
+            &pretrained_weights,
+            &opts,
+            &dir.join("bundle"),
+            &dir.join("key"),
+        )
+    });
+    spinner.finish_and_clear();
+    let key = key?;
+
+    let bar = progress::batches("cloud");
+    let summary = timed(&mut t.train_cloud, || {
+        train_bundle(
+            &dir.join("bundle"),
+            &dir.join("trained.safetensors"),
+            &dir.join("train-log.jsonl"),
+            &bar,
+            TrainOptions::default(),
+        )
+    });
+    bar.finish_and_clear();
+    t.train_cloud = summary?.train_seconds;
+
+    timed(&mut t.extract, || -> Result<()> {
+        let (key, local) = PrivynetKey::read(&dir.join("key"))?;
+        let (spec, weights) = extract(
+            &key,
+            &local,
+            &dir.join("key"),
+            &dir.join("trained.safetensors"),
+        )?;
+        Ok(write_model_dir(&dir.join("extracted"), &spec, &weights)?)
+    })?;
+    timed(&mut t.train_one_process, || {
+        train_one_process(
+            &private,
+            &pretrained,
+            &pretrained_weights,
+            &opts,
+            &dir.join("one-process"),
+        )
+    })?;
+
+    let setup = OwnerSetup::new(
+        &private,
+        architecture(&args.training),
+        &args.training.settings(),
+        args.training.seed,
+    )?;
+    let bar = progress::batches("plain");
+    let plain = timed(&mut t.train_plain, || {
+        train_baseline(&private, &setup, &bar)
+    });
+    bar.finish_and_clear();
+    t.train_plain = plain.train_seconds;
+    write_model_dir(&dir.join("plain"), &setup.spec, &plain.weights)?;
+
+    let evaluate = |name: &str| evaluate_dir(&dir.join(name), &private.test, None);
+    let (point, kept) = key.split();
+    let local_spec = key.local_spec();
+    let local_parameters = local_spec
+        .parameters()
+        .iter()
+        .map(|p| p.shape.iter().product::<usize>())
+        .sum();
+    let report = PrivynetReport {
+        dataset: data.name.clone(),
+        public_part: match &args.pretrained {
+            Some(dir) => format!("pre-trained model {}", dir.display()),
+            None => public_part.describe().into(),
+        },
+        private_part: private_part.describe().into(),
+        train_samples: private.train.labels.len(),
+        test_samples: private.test.labels.len(),
+        model: pretrained.architecture.name().into(),
+        split_point: point,
+        feature_channels: amalgam_core::model::split::feature_channels(
+            &pretrained.architecture,
+            point,
+        )?,
+        kept_channels: kept.len(),
+        feature_shape: amalgam_core::bundle::Bundle::open(&dir.join("bundle"))?
+            .spec
+            .input
+            .to_string(),
+        local_parameters,
+        bundle_bytes: dir_bytes(&dir.join("bundle"))?,
+        seed: opts.seed,
+        key_seed: opts.key_seed,
+        epochs: opts.train.epochs,
+        plain: evaluate("plain")?,
+        privynet: evaluate("extracted")?,
+        one_process: evaluate("one-process")?,
+        weights: compare_weights(
+            &read_model_dir(&dir.join("extracted"))?.1,
+            &read_model_dir(&dir.join("one-process"))?.1,
+        ),
+        seconds: t,
+    };
+    write_json(&dir.join("report.json"), &report)?;
+    let out = staging.commit()?;
+    print_table(&report, &out);
+    Ok(())
+}
+
+fn print_table(r: &PrivynetReport, out: &Path) {
+    println!(
+        "amalgam privynet run: {} on {} ({}: {} train / {} test), split point {}, {} of {} channels kept ({}), {} epochs",
+        r.model,
+        r.dataset,
+        r.private_part,
+        r.train_samples,
+        r.test_samples,
+        r.split_point,
+        r.kept_channels,
+        r.feature_channels,
+        r.feature_shape,
+        r.epochs
+    );
+    println!("pre-trained on: {}", r.public_part);
+    println!();
+    println!("| model                                  | test accuracy | test loss |");
+    println!("|----------------------------------------|---------------|-----------|");
+    for (name, e) in [
+        ("plain (whole network, in the clear)", &r.plain),
+        ("PrivyNet (composed, cloud-trained)", &r.privynet),
+        ("same split model, one process", &r.one_process),
+    ] {
+        println!("| {name:<38} | {:>13.4} | {:>9.4} |", e.accuracy, e.loss);
+    }
+    println!();
+    println!(
+        "PrivyNet weights bitwise equal to the one-process split model: {} ({} tensors, max |diff| {:e})",
+        if r.weights.bitwise_equal { "yes" } else { "NO" },
+        r.weights.tensors,
+        r.weights.max_abs_diff
+    );
+    println!(
+        "sent to the cloud: {:.1} MB; local part: {} parameters",
+        r.bundle_bytes as f64 / 1e6,
+        r.local_parameters
+    );
+    let s = &r.seconds;
+    println!(
+        "seconds: pre-train {:.1}, augment {:.1}, cloud training loop {:.1}, extract {:.1}, one process {:.1}, plain loop {:.1}",
+        s.pretrain, s.augment, s.train_cloud, s.extract, s.train_one_process, s.train_plain
+    );
+    println!("report: {}", out.join("report.json").display());
+}
