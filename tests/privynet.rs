@@ -7,12 +7,12 @@ mod common;
 use std::path::Path;
 
 use amalgam_cloud::{TrainOptions, train_bundle};
-use amalgam_core::model::{Architecture, Weights};
+use amalgam_core::model::{Architecture, Weights, feature_set};
 use amalgam_core::tensors::Values;
 use amalgam_owner::baseline::train_baseline;
 use amalgam_owner::data::Dataset;
 use amalgam_owner::privynet::{
-    PrivynetKey, PrivynetOptions, TrainingPart, extract, feature_set, make_bundle, split_setup,
+    PrivynetKey, PrivynetOptions, TrainingPart, extract, make_bundle, split_setup,
 };
 use amalgam_owner::setup::{OwnerSetup, TrainSettings};
 use common::exactness::assert_bitwise;

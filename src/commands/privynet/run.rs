@@ -5,13 +5,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use amalgam_cloud::{TrainOptions, train_bundle};
 use amalgam_core::files::{StagingDir, write_json};
-use amalgam_core::model::{WeightComparison, compare_weights};
+use amalgam_core::model::{WeightComparison, compare_weights, feature_set};
 use amalgam_core::training::Evaluation;
 use amalgam_owner::baseline::train_baseline;
 use amalgam_owner::data::Dataset;
 use amalgam_owner::model_dir::{read_model_dir, write_model_dir};
 use amalgam_owner::privynet::{
-    PrivynetKey, PrivynetOptions, TrainingPart, extract, feature_set, make_bundle, split_setup,
+    PrivynetKey, PrivynetOptions, TrainingPart, extract, make_bundle, split_setup,
 };
 use amalgam_owner::setup::OwnerSetup;
 use anyhow::Result;

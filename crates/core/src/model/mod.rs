@@ -3,6 +3,7 @@
 
 mod classifier;
 mod init;
+mod local_part;
 mod network;
 mod params;
 mod spec;
@@ -11,6 +12,7 @@ mod weights;
 
 pub use classifier::{Classifier, InputStage, Normalization};
 pub use init::initial_weights;
+pub use local_part::{LocalPart, feature_set};
 pub use network::{Bag, Gru, InputBatch, Lenet, Mlp, Network, Resnet, TextCnn, Transformer, Vgg};
 pub use spec::{
     Architecture, ImageShape, InputShape, LENET_MIN_SIDE, MAX_DEPTH, MAX_SAMPLE_VALUES,

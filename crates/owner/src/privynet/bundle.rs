@@ -13,10 +13,10 @@ use amalgam_core::tensors::ValuesView;
 use amalgam_core::{Error, Result};
 use rand::RngCore;
 
-use super::features::LocalPart;
 use super::key::{PrivynetKey, SCHEME};
 use crate::data::Dataset;
 use crate::setup::{OwnerSetup, TrainSettings};
+use amalgam_core::model::LocalPart;
 
 /// Everything `amalgam privynet augment` is asked to do.
 #[derive(Clone, Debug)]

@@ -18,12 +18,10 @@
 
 mod bundle;
 mod extract;
-mod features;
 mod key;
 mod parts;
 
 pub use bundle::{PrivynetOptions, kept_channels, make_bundle, split_setup};
 pub use extract::extract;
-pub use features::{LocalPart, feature_set};
 pub use key::PrivynetKey;
 pub use parts::TrainingPart;

@@ -1,18 +1,20 @@
-//! The local part: the frozen first stages of the pre-trained network, run by the owner.
+//! A split network's local part at work: the frozen first stages of a pre-trained network
+//! turning images into (some channels of) their feature map. The owner runs it on its private
+//! images (PrivyNet); an attacker who knows the published pre-trained network runs it on its
+//! own public images.
 
-use amalgam_core::backend::inference_device;
-use amalgam_core::data::{ImageSet, LabelledSet};
-use amalgam_core::model::split::select_channels;
-use amalgam_core::model::{
-    ImageShape, InputBatch, InputStage, ModelSpec, Network, Weights, set_weights,
-};
-use amalgam_core::{Error, Result};
 use burn::prelude::*;
+
+use super::split::select_channels;
+use super::{ImageShape, InputBatch, InputStage, ModelSpec, Network, Weights, set_weights};
+use crate::backend::inference_device;
+use crate::data::{ImageSet, LabelledSet};
+use crate::{Error, Result};
 
 /// Samples per forward pass of the local part.
 const FEATURE_BATCH: usize = 256;
 
-/// A local part, ready to turn images into the kept channels of its feature map.
+/// A local part, ready to turn images into the chosen (kept) channels of its feature map.
 pub struct LocalPart {
     stage: InputStage,
     network: Network,
@@ -22,8 +24,8 @@ pub struct LocalPart {
 }
 
 impl LocalPart {
-    /// The local part `local` (a [`amalgam_core::model::split::SplitPart::Local`] spec) with
-    /// its `weights`, keeping the channels `kept`; `features` is the cloud part's input.
+    /// The local part `local` (a [`super::split::SplitPart::Local`] spec) with its `weights`,
+    /// keeping the channels `kept`; `features` is the shape of one sample's kept features.
     ///
     /// # Errors
     /// [`Error::Invalid`] if the weights do not fit the spec.
