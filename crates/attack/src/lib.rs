@@ -15,6 +15,7 @@ mod detection;
 mod identification;
 mod logistic;
 mod position_stats;
+pub mod privynet;
 mod reconstruction;
 mod shadow;
 mod text;

@@ -19,6 +19,9 @@ pub enum PrivynetCommand {
     /// Owner: compose local part, kept channels and trained cloud part into one model
     /// directory (`amalgam eval` takes it, on raw images).
     Extract(PrivynetExtractArgs),
+    /// The cloud's attacks on a bundle (key-blind: channel identification, a decoder trained
+    /// on public images), then scored with the key: PSNR/SSIM, report.json and grid.png.
+    Attack(PrivynetAttackArgs),
     /// The whole job: pre-train (unless --pretrained), augment, train the bundle (the cloud's
     /// role), extract, evaluate; also the plain model and the same split model trained in one
     /// process; a table and report.json.
@@ -134,4 +137,38 @@ pub struct PrivynetRunArgs {
     /// extracted/, plain/, report.json. Default: amalgam-runs/privynet-<unix time>.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct PrivynetAttackArgs {
+    /// The owner's data: its test split is what the bundle's test features came from and
+    /// scores the reconstructions; without --attacker-data, the attacker's public images are
+    /// the first half of its training split.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The bundle (what the cloud received).
+    #[arg(long, value_name = "DIR")]
+    pub bundle: PathBuf,
+    /// The published pre-trained model directory the local part comes from (Kerckhoffs: the
+    /// attacker knows it).
+    #[arg(long, value_name = "MODEL_DIR")]
+    pub pretrained: PathBuf,
+    /// The bundle's key directory, read only after the attacks, to score them.
+    #[arg(long, value_name = "KEY_DIR")]
+    pub key: PathBuf,
+    /// The attacker's own public images (a directory, as --data).
+    #[arg(long, value_name = "DIR")]
+    pub attacker_data: Option<PathBuf>,
+    /// Public images the decoder trains on.
+    #[arg(long, default_value_t = 5000)]
+    pub public_samples: usize,
+    /// Private test images reconstructed and scored.
+    #[arg(long, default_value_t = 1000)]
+    pub samples: usize,
+    /// Decoder training epochs.
+    #[arg(long, default_value_t = 5)]
+    pub decoder_epochs: usize,
+    /// Output directory: report.json and grid.png.
+    #[arg(long, value_name = "REPORT_DIR")]
+    pub out: PathBuf,
 }

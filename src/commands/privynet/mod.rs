@@ -2,6 +2,7 @@
 //! ordinary `amalgam train`).
 
 pub mod args;
+mod attack;
 mod augment;
 mod extract;
 mod pretrain;
@@ -22,6 +23,7 @@ pub fn run(command: PrivynetCommand) -> Result<()> {
         PrivynetCommand::Pretrain(a) => pretrain::run(a),
         PrivynetCommand::Augment(a) => augment::run(a),
         PrivynetCommand::Extract(a) => extract::run(a),
+        PrivynetCommand::Attack(a) => attack::run(a),
         PrivynetCommand::Run(a) => run::run(a),
     }
 }
