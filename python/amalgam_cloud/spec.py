@@ -59,6 +59,11 @@ def check_model_spec(spec, path) -> dict:
         raise BundleError(path, f"`classes` must be in [2, 256] (labels are bytes), got {classes!r}")
     if not isinstance(spec.get("architecture"), dict):
         raise BundleError(path, "has no architecture")
+    if spec.get("split") is not None:
+        raise BundleError(
+            path,
+            "holds a split network (the cloud part of a PrivyNet bundle), which this runtime does not build yet; train it with `amalgam train`",
+        )
     norm = spec.get("normalization")
     if norm is not None:
         ok = (
