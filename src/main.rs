@@ -6,6 +6,7 @@
 
 mod args;
 mod commands;
+mod plot;
 mod progress;
 
 use std::process::ExitCode;

@@ -82,3 +82,58 @@ fn attacker_identifies_the_kept_channels_and_reconstructs_better_than_the_mean_i
         "decoder {blind:.2} dB, mean image {floor:.2} dB"
     );
 }
+
+#[test]
+fn topology_selection_picks_the_most_accurate_topology_within_the_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| common::arg(dir.path(), name);
+    let out = common::amalgam(&[
+        "privynet",
+        "select",
+        "--epochs",
+        "1",
+        "--splits",
+        "1,2",
+        "--channels",
+        "2",
+        "--public-samples",
+        "256",
+        "--samples",
+        "32",
+        "--decoder-epochs",
+        "1",
+        "--max-local-params",
+        "1000",
+        "--out",
+        &d("select"),
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("select/frontier.json")).unwrap())
+            .unwrap();
+    let topologies = report["topologies"].as_array().unwrap();
+    // LeNet: split 1 (6 channels: D = 2, 6), split 2 (16 channels: D = 2, 16).
+    let tried: Vec<(u64, u64)> = topologies
+        .iter()
+        .map(|t| {
+            (
+                t["split_point"].as_u64().unwrap(),
+                t["kept_channels"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(tried, [(1, 2), (1, 6), (2, 2), (2, 16)]);
+    // Only split point 1 keeps the local part under 1000 parameters (conv1: 156).
+    let within: Vec<bool> = topologies
+        .iter()
+        .map(|t| t["within_limits"].as_bool().unwrap())
+        .collect();
+    assert_eq!(within, [true, true, false, false]);
+    let chosen = report["chosen"].as_u64().unwrap() as usize;
+    let accuracy = |i: usize| topologies[i]["privynet"]["accuracy"].as_f64().unwrap();
+    assert!(chosen < 2 && accuracy(chosen) >= accuracy(1 - chosen));
+    assert!(topologies.iter().any(|t| t["on_frontier"] == true));
+    for file in ["frontier.png", "grid.png"] {
+        assert!(dir.path().join("select").join(file).exists(), "{file}");
+    }
+}

@@ -22,6 +22,10 @@ pub enum PrivynetCommand {
     /// The cloud's attacks on a bundle (key-blind: channel identification, a decoder trained
     /// on public images), then scored with the key: PSNR/SSIM, report.json and grid.png.
     Attack(PrivynetAttackArgs),
+    /// Topology selection: for each split point and D, train and attack; print the
+    /// accuracy/privacy frontier, write frontier.json and frontier.png, pick the most
+    /// accurate topology within the limits.
+    Select(PrivynetSelectArgs),
     /// The whole job: pre-train (unless --pretrained), augment, train the bundle (the cloud's
     /// role), extract, evaluate; also the plain model and the same split model trained in one
     /// process; a table and report.json.
@@ -170,5 +174,54 @@ pub struct PrivynetAttackArgs {
     pub decoder_epochs: usize,
     /// Output directory: report.json and grid.png.
     #[arg(long, value_name = "REPORT_DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct PrivynetSelectArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
+    /// A pre-trained model directory; without it, the command pre-trains on --public first.
+    #[arg(long, value_name = "MODEL_DIR")]
+    pub pretrained: Option<PathBuf>,
+    /// The public part of the training split, for pre-training and the attacker's images.
+    #[arg(long, value_enum, default_value = "first-half")]
+    pub public: PartChoice,
+    /// The private part of the training split.
+    #[arg(long, value_enum, default_value = "second-half")]
+    pub private: PartChoice,
+    /// Key seed of every topology's channel draw. Default: fresh randomness.
+    #[arg(long)]
+    pub key_seed: Option<u64>,
+    /// Split points to try (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    pub splits: Vec<usize>,
+    /// Kept channel counts D to try (comma-separated; counts above a split point's channels
+    /// are skipped; all its channels are always tried).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    pub channels: Vec<usize>,
+    /// Privacy limit: the best attack's PSNR (dB) on the owner's test images, at most.
+    #[arg(long, value_name = "DB")]
+    pub max_psnr: Option<f64>,
+    /// Local computation limit: multiply-accumulates per image of the local part.
+    #[arg(long, value_name = "MACS")]
+    pub max_local_macs: Option<u64>,
+    /// Local storage limit: parameters of the local part.
+    #[arg(long, value_name = "N")]
+    pub max_local_params: Option<usize>,
+    /// Public images the attacker's decoders train on.
+    #[arg(long, default_value_t = 5000)]
+    pub public_samples: usize,
+    /// Private test images reconstructed and scored per topology.
+    #[arg(long, default_value_t = 1000)]
+    pub samples: usize,
+    /// Decoder training epochs.
+    #[arg(long, default_value_t = 5)]
+    pub decoder_epochs: usize,
+    /// Output directory: frontier.json, frontier.png, grid.png (the chosen topology), and
+    /// pretrained/ when pre-trained here.
+    #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }

@@ -5,8 +5,10 @@ pub mod args;
 mod attack;
 mod augment;
 mod extract;
+mod job;
 mod pretrain;
 mod run;
+mod select;
 
 use amalgam_core::model::split::feature_channels;
 use amalgam_core::model::{Architecture, ModelSpec};
@@ -25,6 +27,7 @@ pub fn run(command: PrivynetCommand) -> Result<()> {
         PrivynetCommand::Extract(a) => extract::run(a),
         PrivynetCommand::Attack(a) => attack::run(a),
         PrivynetCommand::Run(a) => run::run(a),
+        PrivynetCommand::Select(a) => select::run(a),
     }
 }
 
@@ -37,6 +40,16 @@ fn load_images(data: &DataArgs) -> Result<Dataset> {
     let dataset = load_dataset(data.data.as_deref(), data.image_size);
     spinner.finish_and_clear();
     Ok(dataset?)
+}
+
+/// Parameters (BatchNorm statistics included) of the key's local part: what the owner stores
+/// and runs.
+fn local_parameters(key: &amalgam_owner::privynet::PrivynetKey) -> usize {
+    key.local_spec()
+        .parameters()
+        .iter()
+        .map(|p| p.shape.iter().product::<usize>())
+        .sum()
 }
 
 /// The architecture to pre-train: `--model`, LeNet by default.

@@ -1,9 +1,10 @@
 //! `amalgam privynet pretrain` (owner, once).
 
 use amalgam_core::files::check_new_dir;
+use amalgam_core::model::{ModelSpec, Weights};
 use amalgam_owner::baseline::train_baseline;
 use amalgam_owner::data::Dataset;
-use amalgam_owner::model_dir::write_model_dir;
+use amalgam_owner::model_dir::{read_model_dir, write_model_dir};
 use amalgam_owner::privynet::TrainingPart;
 use amalgam_owner::setup::OwnerSetup;
 use anyhow::Result;
@@ -29,6 +30,35 @@ pub fn pretrain(public: &Dataset, training: &TrainingArgs, out: &Path) -> Result
     bar.finish_and_clear();
     write_model_dir(out, &setup.spec, &outcome.weights)?;
     Ok(outcome.train_seconds)
+}
+
+/// The pre-trained network: read from `given`, or pre-trained on the `public_part` of `data`
+/// into `dir/pretrained` (with a warning if it may overlap the `private_part`); and the
+/// seconds pre-training took.
+pub fn pretrained_or_train(
+    given: Option<&Path>,
+    data: &Dataset,
+    public_part: TrainingPart,
+    private_part: TrainingPart,
+    training: &TrainingArgs,
+    dir: &Path,
+) -> Result<((ModelSpec, Weights), f64)> {
+    let (source, seconds) = match given {
+        Some(source) => (source.to_path_buf(), 0.0),
+        None => {
+            if public_part != TrainingPart::FirstHalf || private_part != TrainingPart::SecondHalf {
+                eprintln!(
+                    "warning: pre-training on the {} and training privately on the {} of the same data set: the parts may overlap",
+                    public_part.describe(),
+                    private_part.describe()
+                );
+            }
+            let target = dir.join("pretrained");
+            let seconds = pretrain(&public_part.of(data)?, training, &target)?;
+            (target, seconds)
+        }
+    };
+    Ok((read_model_dir(&source)?, seconds))
 }
 
 pub fn run(args: PretrainArgs) -> Result<()> {

@@ -3,33 +3,29 @@
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use amalgam_cloud::{TrainOptions, train_bundle};
 use amalgam_core::files::{StagingDir, write_json};
-use amalgam_core::model::{WeightComparison, compare_weights, feature_set};
+use amalgam_core::model::split::{feature_channels, local_macs};
+use amalgam_core::model::{ModelSpec, WeightComparison, Weights, compare_weights, feature_set};
 use amalgam_core::training::Evaluation;
 use amalgam_owner::baseline::train_baseline;
 use amalgam_owner::data::Dataset;
 use amalgam_owner::model_dir::{read_model_dir, write_model_dir};
-use amalgam_owner::privynet::{
-    PrivynetKey, PrivynetOptions, TrainingPart, extract, make_bundle, split_setup,
-};
+use amalgam_owner::privynet::{PrivynetOptions, TrainingPart, split_setup};
 use amalgam_owner::setup::OwnerSetup;
 use anyhow::Result;
 use serde::Serialize;
 
 use super::args::PrivynetRunArgs;
-use super::pretrain::pretrain;
-use super::{architecture, load_images, options};
+use super::job::{JobCost, JobOutcome, run_job};
+use super::pretrain::pretrained_or_train;
+use super::{architecture, load_images, local_parameters, options};
 use crate::commands::eval::evaluate_dir;
 use crate::progress;
 
-/// Wall time of each stage, seconds.
+/// Wall time of the stages besides the job's own, seconds.
 #[derive(Serialize, Debug, Default)]
 struct StageSeconds {
     pretrain: f64,
-    augment: f64,
-    train_cloud: f64,
-    extract: f64,
     train_one_process: f64,
     train_plain: f64,
 }
@@ -48,7 +44,7 @@ struct PrivynetReport {
     kept_channels: usize,
     feature_shape: String,
     local_parameters: usize,
-    bundle_bytes: u64,
+    local_macs: u64,
     seed: u64,
     key_seed: u64,
     epochs: usize,
@@ -60,6 +56,7 @@ struct PrivynetReport {
     one_process: Evaluation,
     /// PrivyNet's composed weights against the one-process split model's.
     weights: WeightComparison,
+    job: JobCost,
     seconds: StageSeconds,
 }
 
@@ -70,21 +67,11 @@ fn timed<T>(seconds: &mut f64, f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Total size in bytes of the files in `dir`.
-fn dir_bytes(dir: &Path) -> Result<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir)? {
-        total += entry?.metadata()?.len();
-    }
-    Ok(total)
-}
-
 /// The split model trained in one process: the local part's features kept in memory and the
 /// cloud part trained on them with the plain loop, composed with the local part into `out`.
 fn train_one_process(
     private: &Dataset,
-    pretrained: &amalgam_core::model::ModelSpec,
-    pretrained_weights: &amalgam_core::model::Weights,
+    (pretrained, pretrained_weights): &(ModelSpec, Weights),
     options: &PrivynetOptions,
     out: &Path,
 ) -> Result<()> {
@@ -119,70 +106,24 @@ pub fn run(args: PrivynetRunArgs) -> Result<()> {
     let private_part: TrainingPart = args.split.private.into();
     let private = private_part.of(&data)?;
 
-    let pretrained_dir = match &args.pretrained {
-        Some(dir) => dir.clone(),
-        None => {
-            if public_part != TrainingPart::FirstHalf || private_part != TrainingPart::SecondHalf {
-                eprintln!(
-                    "warning: pre-training on the {} and training privately on the {} of the same data set: the parts may overlap",
-                    public_part.describe(),
-                    private_part.describe()
-                );
-            }
-            let public = public_part.of(&data)?;
-            let target = dir.join("pretrained");
-            t.pretrain = pretrain(&public, &args.training, &target)?;
-            target
-        }
-    };
-    let (pretrained, pretrained_weights) = read_model_dir(&pretrained_dir)?;
-    let opts = options(&pretrained, &args.split, &args.training, true)?;
+    let (pretrained, pretrain_seconds) = pretrained_or_train(
+        args.pretrained.as_deref(),
+        &data,
+        public_part,
+        private_part,
+        &args.training,
+        &dir,
+    )?;
+    t.pretrain = pretrain_seconds;
+    let opts = options(&pretrained.0, &args.split, &args.training, true)?;
 
-    let spinner = progress::step("running the local part on the private images");
-    let key = timed(&mut t.augment, || {
-        make_bundle(
-            &private,
-            &pretrained,
-            &pretrained_weights,
-            &opts,
-            &dir.join("bundle"),
-            &dir.join("key"),
-        )
-    });
-    spinner.finish_and_clear();
-    let key = key?;
-
-    let bar = progress::batches("cloud");
-    let summary = timed(&mut t.train_cloud, || {
-        train_bundle(
-            &dir.join("bundle"),
-            &dir.join("trained.safetensors"),
-            &dir.join("train-log.jsonl"),
-            &bar,
-            TrainOptions::default(),
-        )
-    });
-    bar.finish_and_clear();
-    t.train_cloud = summary?.train_seconds;
-
-    timed(&mut t.extract, || -> Result<()> {
-        let (key, local) = PrivynetKey::read(&dir.join("key"))?;
-        let (spec, weights) = extract(
-            &key,
-            &local,
-            &dir.join("key"),
-            &dir.join("trained.safetensors"),
-        )?;
-        Ok(write_model_dir(&dir.join("extracted"), &spec, &weights)?)
-    })?;
+    let JobOutcome {
+        key,
+        privynet,
+        cost,
+    } = run_job(&private, &pretrained, &opts, &dir)?;
     timed(&mut t.train_one_process, || {
-        train_one_process(
-            &private,
-            &pretrained,
-            &pretrained_weights,
-            &opts,
-            &dir.join("one-process"),
-        )
+        train_one_process(&private, &pretrained, &opts, &dir.join("one-process"))
     })?;
 
     let setup = OwnerSetup::new(
@@ -201,12 +142,7 @@ pub fn run(args: PrivynetRunArgs) -> Result<()> {
 
     let evaluate = |name: &str| evaluate_dir(&dir.join(name), &private.test, None);
     let (point, kept) = key.split();
-    let local_spec = key.local_spec();
-    let local_parameters = local_spec
-        .parameters()
-        .iter()
-        .map(|p| p.shape.iter().product::<usize>())
-        .sum();
+    let whole = &pretrained.0;
     let report = PrivynetReport {
         dataset: data.name.clone(),
         public_part: match &args.pretrained {
@@ -216,29 +152,27 @@ pub fn run(args: PrivynetRunArgs) -> Result<()> {
         private_part: private_part.describe().into(),
         train_samples: private.train.labels.len(),
         test_samples: private.test.labels.len(),
-        model: pretrained.architecture.name().into(),
+        model: whole.architecture.name().into(),
         split_point: point,
-        feature_channels: amalgam_core::model::split::feature_channels(
-            &pretrained.architecture,
-            point,
-        )?,
+        feature_channels: feature_channels(&whole.architecture, point)?,
         kept_channels: kept.len(),
         feature_shape: amalgam_core::bundle::Bundle::open(&dir.join("bundle"))?
             .spec
             .input
             .to_string(),
-        local_parameters,
-        bundle_bytes: dir_bytes(&dir.join("bundle"))?,
+        local_parameters: local_parameters(&key),
+        local_macs: local_macs(whole, point)?,
         seed: opts.seed,
         key_seed: opts.key_seed,
         epochs: opts.train.epochs,
         plain: evaluate("plain")?,
-        privynet: evaluate("extracted")?,
+        privynet,
         one_process: evaluate("one-process")?,
         weights: compare_weights(
             &read_model_dir(&dir.join("extracted"))?.1,
             &read_model_dir(&dir.join("one-process"))?.1,
         ),
+        job: cost,
         seconds: t,
     };
     write_json(&dir.join("report.json"), &report)?;
@@ -280,14 +214,20 @@ fn print_table(r: &PrivynetReport, out: &Path) {
         r.weights.max_abs_diff
     );
     println!(
-        "sent to the cloud: {:.1} MB; local part: {} parameters",
-        r.bundle_bytes as f64 / 1e6,
-        r.local_parameters
+        "sent to the cloud: {:.1} MB; local part: {} parameters, {:.2} M multiply-accumulates per image",
+        r.job.bundle_bytes as f64 / 1e6,
+        r.local_parameters,
+        r.local_macs as f64 / 1e6
     );
-    let s = &r.seconds;
+    let (s, j) = (&r.seconds, &r.job);
     println!(
         "seconds: pre-train {:.1}, augment {:.1}, cloud training loop {:.1}, extract {:.1}, one process {:.1}, plain loop {:.1}",
-        s.pretrain, s.augment, s.train_cloud, s.extract, s.train_one_process, s.train_plain
+        s.pretrain,
+        j.augment_seconds,
+        j.cloud_seconds,
+        j.extract_seconds,
+        s.train_one_process,
+        s.train_plain
     );
     println!("report: {}", out.join("report.json").display());
 }

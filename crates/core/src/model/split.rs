@@ -175,6 +175,65 @@ pub fn split_specs(
     Ok((local, cloud, composed))
 }
 
+/// Multiply-accumulates per image of the local part of `whole` (a whole network's spec, taking
+/// images) split at `point`: its convolutions only (BatchNorm, ReLU and pooling are cheap
+/// beside them). The local computation PrivyNet's topology selection bounds.
+///
+/// # Errors
+/// [`Error::Invalid`] if `point` is not a split point of `whole` or its maps vanish.
+pub fn local_macs(whole: &ModelSpec, point: usize) -> Result<u64> {
+    check_point(&whole.architecture, point)?;
+    let image = whole
+        .input
+        .image()
+        .ok_or_else(|| Error::invalid("a split network takes images"))?;
+    let vanish = || Error::invalid(format!("the feature maps vanish for {image} images"));
+    let side = |to: usize, s: usize| stage_side(&whole.architecture, 0, to, s).ok_or_else(vanish);
+    // A k x k convolution of `input` → `output` channels over an `h x w` output map.
+    let conv = |input: usize, output: usize, k: usize, (h, w): (usize, usize)| {
+        (input * output * k * k * h * w) as u64
+    };
+    let map = |to: usize| -> Result<(usize, usize)> {
+        Ok((side(to, image.height)?, side(to, image.width)?))
+    };
+    let mut macs = 0u64;
+    match &whole.architecture {
+        Architecture::Lenet { channels, .. } => {
+            let inputs = [image.channels, channels[0]];
+            for stage in 0..point {
+                let (h, w) = map(stage)?;
+                let k = LENET_KERNEL;
+                macs += conv(inputs[stage], channels[stage], k, (h + 1 - k, w + 1 - k));
+            }
+        }
+        Architecture::Resnet { blocks, widths } => {
+            macs += conv(image.channels, widths[0], 3, map(0)?);
+            let mut input = widths[0];
+            for stage in 1..point {
+                let (width, out) = (widths[stage - 1], map(stage + 1)?);
+                for block in 0..blocks[stage - 1] {
+                    macs += conv(input, width, 3, out) + conv(width, width, 3, out);
+                    if block == 0 && (stage > 1 || input != width) {
+                        macs += conv(input, width, 1, out);
+                    }
+                    input = width;
+                }
+            }
+        }
+        Architecture::Vgg { stages } => {
+            let mut input = image.channels;
+            for (number, stage) in stages.iter().enumerate().take(point) {
+                for &width in stage {
+                    macs += conv(input, width, 3, map(number)?);
+                    input = width;
+                }
+            }
+        }
+        _ => unreachable!("check_point accepts splittable architectures only"),
+    }
+    Ok(macs)
+}
+
 /// How a splittable network runs, given its spec's [`Split`] (or none: the whole network).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct StagePlan {
@@ -397,6 +456,36 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn local_macs_count_the_local_convolutions() {
+        let image = ImageShape {
+            channels: 1,
+            height: 28,
+            width: 28,
+        };
+        let lenet = ModelSpec::new(Architecture::lenet(), image, 10).unwrap();
+        // conv1: 6 x 1 x 25 over 24 x 24; conv2: 16 x 6 x 25 over 8 x 8.
+        assert_eq!(local_macs(&lenet, 1).unwrap(), 6 * 25 * 576);
+        assert_eq!(
+            local_macs(&lenet, 2).unwrap(),
+            6 * 25 * 576 + 16 * 6 * 25 * 64
+        );
+        let resnet = ModelSpec::new(Architecture::resnet20(), image, 10).unwrap();
+        let stem = 16 * 9 * 784;
+        assert_eq!(local_macs(&resnet, 1).unwrap(), stem);
+        // Stage 1: 3 blocks of two 16 → 16 convs at 28 x 28.
+        assert_eq!(
+            local_macs(&resnet, 2).unwrap(),
+            stem + 6 * 16 * 16 * 9 * 784
+        );
+        // Stage 2 starts with a stride-2 block (and its 1x1 shortcut) at 14 x 14.
+        let stage2 = (16 * 32 * 9 + 32 * 32 * 9 + 16 * 32 + 4 * 32 * 32 * 9) * 196;
+        assert_eq!(
+            local_macs(&resnet, 3).unwrap(),
+            stem + 6 * 16 * 16 * 9 * 784 + stage2
+        );
     }
 
     #[test]
