@@ -39,6 +39,9 @@ pub enum Command {
     Audit(AuditArgs),
     /// Privacy audit over many keys and settings (noise, amount, decoys): a table of rates.
     AuditSweep(AuditSweepArgs),
+    /// Every scheme (Amalgam, PrivyNet) on the same data, model and seed: accuracy, time,
+    /// bytes sent and the best attack's result, side by side.
+    Compare(CompareArgs),
     /// PrivyNet (Li et al. 2017): split learning with a frozen pre-trained local network.
     Privynet {
         #[command(subcommand)]
@@ -475,4 +478,28 @@ pub struct AuditSweepArgs {
     /// Output JSON file with every setting's rates.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// The data, the model family and its training, and Amalgam's obfuscation. The training
+    /// split's second half is the owner's private set for every scheme; its first half is
+    /// public (PrivyNet pre-trains on it; attackers use it).
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// PrivyNet's split.
+    #[command(flatten)]
+    pub split: crate::commands::privynet::args::SplitArgs,
+    /// Public images PrivyNet's attacker trains its decoder on.
+    #[arg(long, default_value_t = 5000)]
+    pub public_samples: usize,
+    /// Samples the attacks reconstruct and the scores use.
+    #[arg(long, default_value_t = 1000)]
+    pub samples: usize,
+    /// Epochs of PrivyNet's attacker's decoder.
+    #[arg(long, default_value_t = 5)]
+    pub decoder_epochs: usize,
+    /// Output directory: amalgam/, privynet/, compare.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: std::path::PathBuf,
 }

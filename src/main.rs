@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Run(a) => commands::run::run(a),
         Command::Audit(a) => commands::audit::run(a),
         Command::AuditSweep(a) => commands::audit_sweep::run(a),
+        Command::Compare(a) => commands::compare::run(a),
         Command::Privynet { command } => commands::privynet::run(command),
     };
     match result {

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod audit_sweep;
 pub mod augment;
 pub mod baseline;
+pub mod compare;
 pub mod eval;
 pub mod extract;
 pub mod original_data;

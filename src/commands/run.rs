@@ -26,15 +26,15 @@ use crate::progress;
 
 /// Wall time of each stage, seconds.
 #[derive(Serialize, Debug, Default)]
-struct StageSeconds {
-    load_data: f64,
-    augment: f64,
-    train_augmented: f64,
-    train_augmented_loop: f64,
-    extract: f64,
-    train_plain: f64,
-    train_plain_loop: f64,
-    evaluate: f64,
+pub struct StageSeconds {
+    pub load_data: f64,
+    pub augment: f64,
+    pub train_augmented: f64,
+    pub train_augmented_loop: f64,
+    pub extract: f64,
+    pub train_plain: f64,
+    pub train_plain_loop: f64,
+    pub evaluate: f64,
 }
 
 /// `report.json`.
@@ -79,16 +79,17 @@ fn default_out() -> PathBuf {
 }
 
 /// What the owner learns from one job.
-struct JobOutcome {
-    key: SecretKey,
-    plain: Evaluation,
-    extracted: Evaluation,
-    weights: WeightComparison,
+pub struct JobOutcome {
+    pub key: SecretKey,
+    pub plain: Evaluation,
+    pub extracted: Evaluation,
+    pub weights: WeightComparison,
 }
 
 /// Augments, trains in the cloud's role, extracts, trains the baseline and evaluates both,
-/// inside the run directory `dir`.
-fn run_job<S: Augmentable + SampleSource<Chunk: Augmentable>>(
+/// inside the run directory `dir`: `bundle/`, `key.json`, `trained.safetensors`,
+/// `train-log.jsonl`, `extracted/`, `plain/`.
+pub fn run_job<S: Augmentable + SampleSource<Chunk: Augmentable>>(
     dataset: &Dataset<S>,
     opts: &AugmentOptions,
     dir: &Path,

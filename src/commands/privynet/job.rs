@@ -40,7 +40,7 @@ pub struct JobCost {
 }
 
 /// Total size in bytes of the files in `dir`.
-fn dir_bytes(dir: &Path) -> Result<u64> {
+pub fn dir_bytes(dir: &Path) -> Result<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir(dir)? {
         total += entry?.metadata()?.len();

@@ -2,11 +2,11 @@
 //! ordinary `amalgam train`).
 
 pub mod args;
-mod attack;
+pub mod attack;
 mod augment;
 mod extract;
-mod job;
-mod pretrain;
+pub mod job;
+pub mod pretrain;
 mod run;
 mod select;
 
@@ -32,7 +32,7 @@ pub fn run(command: PrivynetCommand) -> Result<()> {
 }
 
 /// Loads the image data set of `data` (PrivyNet splits image networks only).
-fn load_images(data: &DataArgs) -> Result<Dataset> {
+pub fn load_images(data: &DataArgs) -> Result<Dataset> {
     if data.task != Task::Image {
         bail!("PrivyNet splits image networks (LeNet, ResNet, VGG); --task text is not supported");
     }
@@ -60,7 +60,7 @@ fn architecture(training: &TrainingArgs) -> Architecture {
 /// The cloud part's options: the split of `split`, the hyper-parameters of `training`
 /// (without crops and normalisation, which belong to pre-training when `for_run`; refused
 /// otherwise), and `D` (half the feature map's channels by default).
-fn options(
+pub fn options(
     pretrained: &ModelSpec,
     split: &SplitArgs,
     training: &TrainingArgs,

@@ -1,0 +1,44 @@
+//! `amalgam compare`: every scheme on the same data, one table and compare.json.
+
+mod common;
+
+#[test]
+fn compare_runs_amalgam_and_privynet_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("compare");
+    let out = common::amalgam(&[
+        "compare",
+        "--epochs",
+        "1",
+        "--public-samples",
+        "300",
+        "--samples",
+        "100",
+        "--decoder-epochs",
+        "1",
+        "--out",
+        &common::path_arg(&out_dir),
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("| Amalgam ") && stdout.contains("| PrivyNet "),
+        "{stdout}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("compare.json")).unwrap()).unwrap();
+    let schemes = report["schemes"].as_array().unwrap();
+    assert_eq!(schemes.len(), 2);
+    // Amalgam's extracted model is the plain model, bit for bit: the same accuracy.
+    assert_eq!(
+        schemes[0]["owner_model"]["accuracy"],
+        report["plain"]["accuracy"]
+    );
+    for s in schemes {
+        assert!(s["bytes_sent"].as_u64().unwrap() > 0);
+        let ssim = s["best_attack_ssim"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&ssim), "{s}");
+        assert!(s["owner_model"]["accuracy"].as_f64().unwrap() > 0.5, "{s}");
+    }
+    assert!(out_dir.join("privynet/pretrained/model.json").exists());
+}
