@@ -59,11 +59,11 @@ def check_model_spec(spec, path) -> dict:
         raise BundleError(path, f"`classes` must be in [2, 256] (labels are bytes), got {classes!r}")
     if not isinstance(spec.get("architecture"), dict):
         raise BundleError(path, "has no architecture")
-    if spec.get("split") is not None:
-        raise BundleError(
-            path,
-            "holds a split network (the cloud part of a PrivyNet bundle), which this runtime does not build yet; train it with `amalgam train`",
-        )
+    split = spec.get("split")
+    if split is not None and (
+        spec["architecture"].get("kind") not in ("lenet", "resnet", "vgg") or spec["input"]["kind"] != "image"
+    ):
+        raise BundleError(path, "only LeNet, ResNet and VGG image networks can be split")
     norm = spec.get("normalization")
     if norm is not None:
         ok = (
@@ -93,6 +93,9 @@ def check_augmented_spec(spec, path) -> dict:
         if not isinstance(branch, dict):
             raise BundleError(path, f"branch {i} is not an object")
         net = check_model_spec(branch.get("network"), path)
+        split = net.get("split")
+        if split is not None and (not isinstance(split, dict) or not isinstance(split.get("part"), dict) or split["part"].get("kind") != "cloud"):
+            raise BundleError(path, f"branch {i}: a bundle trains whole networks or the cloud parts of split ones")
         shape = net["input"]
         same_kind = shape["kind"] == augmented["kind"] and (
             shape["channels"] == augmented["channels"] if shape["kind"] == "image" else shape["vocab_size"] == augmented["vocab_size"]

@@ -120,11 +120,3 @@ def test_log_and_weights_must_differ(tmp_path, good_bundles):
     done = train_py(bundle, tmp_path / "t.safetensors", "--log", tmp_path / "t.safetensors", expect_ok=False)
     assert done.returncode == 1 and "different files" in done.stderr
 
-
-def test_a_privynet_bundle_is_refused_until_supported(tmp_path, image_data):
-    amalgam("privynet", "pretrain", "--data", image_data, "--epochs", "1", "--out", tmp_path / "pretrained")
-    amalgam("privynet", "augment", "--data", image_data, "--pretrained", tmp_path / "pretrained", "--epochs", "1",
-            "--bundle", tmp_path / "bundle", "--key", tmp_path / "key")
-    done = train_py(tmp_path / "bundle", tmp_path / "trained.safetensors", expect_ok=False)
-    assert done.returncode == 1 and "amalgam train" in done.stderr and "Traceback" not in done.stderr
-    assert not (tmp_path / "trained.safetensors").exists()
