@@ -281,6 +281,70 @@ fn mutated_trained_weights_and_keys_extract_or_fail_cleanly() {
     );
 }
 
+/// A tiny valid PrivyNet job in `dir`: `bundle/` (LeNet's cloud part after split point 1,
+/// 3 of 6 channels), `key/`, `trained.safetensors`.
+fn valid_privynet_job(dir: &Path) {
+    use amalgam_owner::baseline::train_baseline;
+    use amalgam_owner::privynet::{PrivynetOptions, make_bundle};
+    use amalgam_owner::setup::OwnerSetup;
+    let dataset = common::tiny_dataset(8, 16);
+    let settings = common::quick_options(0, 0, 0).train;
+    let setup = OwnerSetup::new(
+        &dataset,
+        amalgam_core::model::Architecture::lenet(),
+        &settings,
+        1,
+    )
+    .unwrap();
+    let pretrained = train_baseline(&dataset, &setup, &ProgressBar::hidden()).weights;
+    let options = PrivynetOptions {
+        point: 1,
+        channels: 3,
+        seed: 0,
+        key_seed: 2,
+        train: settings,
+    };
+    make_bundle(
+        &dataset,
+        &setup.spec,
+        &pretrained,
+        &options,
+        &dir.join("bundle"),
+        &dir.join("key"),
+    )
+    .unwrap();
+    train(&dir.join("bundle"), &dir.join("trained.safetensors")).unwrap();
+}
+
+#[test]
+fn mutated_privynet_bundles_keys_and_weights_train_or_extract_or_fail_cleanly() {
+    use amalgam_owner::privynet::{PrivynetKey, extract as compose};
+    let job = tempfile::tempdir().unwrap();
+    valid_privynet_job(job.path());
+    fuzz(
+        "PrivyNet bundle, key and trained weights",
+        job.path(),
+        &[
+            "bundle/model.json",
+            "bundle/data.safetensors",
+            "key/key.json",
+            "key/local.safetensors",
+            "trained.safetensors",
+        ],
+        |dir| {
+            let _ = train(&dir.join("bundle"), &dir.join("retrained.safetensors"));
+            if let Ok((key, local)) = PrivynetKey::read(&dir.join("key")) {
+                let _ = compose(
+                    &key,
+                    &local,
+                    &dir.join("key"),
+                    &dir.join("trained.safetensors"),
+                );
+            }
+        },
+    );
+}
+
 #[test]
 fn mutated_idx_and_cifar_sets_load_or_fail_cleanly() {
     let idx = tempfile::tempdir().unwrap();
