@@ -371,4 +371,21 @@ fn cli_round_trip_and_bad_inputs() {
         "data.safetensors",
     );
     assert!(!dir.path().join("t2.safetensors").exists());
+
+    // A bundle may hold a cloud part only: a local part or a composed model is refused.
+    for part in [
+        serde_json::json!({"kind": "local"}),
+        serde_json::json!({"kind": "composed", "kept_channels": [0, 1, 2]}),
+    ] {
+        let model_json = dir.path().join("wide/model.json");
+        let mut spec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&model_json).unwrap()).unwrap();
+        spec["branches"][0]["network"]["split"]["part"] = part;
+        std::fs::write(&model_json, serde_json::to_vec(&spec).unwrap()).unwrap();
+        fails_with(
+            &["train", &d("wide"), "--out", &d("t3.safetensors")],
+            "model.json",
+        );
+        assert!(!dir.path().join("t3.safetensors").exists());
+    }
 }
