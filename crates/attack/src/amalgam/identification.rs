@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::position_stats::{PositionStats, normalised_ranks};
+use super::position_stats::{PositionStats, normalised_ranks};
 use crate::{CloudView, NoiseScores, ShadowModels};
 
 /// What the attacker measured about one branch.

@@ -13,11 +13,11 @@ use std::collections::{HashMap, HashSet};
 use amalgam_core::data::{LabelledSet, TokenSet};
 use amalgam_core::model::{PAD_TOKEN, TokenShape};
 
-use crate::detection::COMBINED;
-use crate::identification::{
+use super::detection::COMBINED;
+use super::identification::{
     BranchEvidence, common_evidence, identify, ranks_per_channel, repeated_fraction, tie_break,
 };
-use crate::position_stats::normalised_ranks;
+use super::position_stats::normalised_ranks;
 use crate::{CloudView, Identification, Knowledge, NoiseScores, Shadow, ShadowModels};
 
 /// Offsets of the neighbours whose fit is measured: left, right, and one further each way.

@@ -4,7 +4,7 @@
 //! The published design (one set of noise positions for all samples, i.i.d. noise) makes each
 //! position's statistics across samples an estimate of whether it holds noise.
 
-use crate::position_stats::{FOUR_NEIGHBOURS, PositionStats, normalised_ranks};
+use super::position_stats::{FOUR_NEIGHBOURS, PositionStats, normalised_ranks};
 
 /// Name of the attacker's chosen statistic (see [`noise_scores`]).
 pub const COMBINED: &str = "attacker_choice";

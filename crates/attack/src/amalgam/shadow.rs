@@ -17,9 +17,9 @@
 
 use amalgam_core::data::ImageSet;
 
-use crate::identification::BranchEvidence;
-use crate::logistic::Logistic;
-use crate::position_stats::{PositionStats, normalised_ranks};
+use super::identification::BranchEvidence;
+use super::logistic::Logistic;
+use super::position_stats::{PositionStats, normalised_ranks};
 use crate::{CloudView, NoiseScores};
 
 /// Name of the shadow-trained detector's statistic.
@@ -89,7 +89,7 @@ pub fn position_rows(view: &CloudView, stats: &[PositionStats]) -> Vec<Vec<Vec<f
                 (0..s.len()).map(|p| s.correlation(p, (1, 0))).collect(),
                 (0..s.len()).map(|p| s.correlation(p, (-1, 0))).collect(),
                 (0..s.len())
-                    .map(|p| s.max_correlation(p, &crate::position_stats::FOUR_NEIGHBOURS))
+                    .map(|p| s.max_correlation(p, &super::position_stats::FOUR_NEIGHBOURS))
                     .collect(),
                 (0..s.len()).map(|p| window(p).0).collect(),
                 (0..s.len()).map(|p| window(p).1).collect(),
