@@ -166,6 +166,34 @@ fn idx_files_that_claim_more_than_they_hold_or_disagree_are_refused() {
         &["baseline", "--data", &dir, "--out", &bundle],
         "train-images",
     );
+    // A gzip bomb: a header saying 32 images of 16 x 16, then 64 MiB of zeros (64 KiB
+    // compressed). Reading stops one byte past the claim.
+    let bomb = {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&[0, 0, 8, 3, 0, 0, 0, 32, 0, 0, 0, 16, 0, 0, 0, 16])
+            .unwrap();
+        gz.write_all(&vec![0u8; 64 << 20]).unwrap();
+        gz.finish().unwrap()
+    };
+    std::fs::remove_file(data.join("train-images-idx3-ubyte")).unwrap();
+    std::fs::write(data.join("train-images-idx3-ubyte.gz"), &bomb).unwrap();
+    fails_with(&["baseline", "--data", &dir, "--out", &bundle], "gzip bomb");
+    // A compressed header claiming more than any gzip file of its size can hold.
+    let mut liar = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(
+        &mut liar,
+        &[
+            0, 0, 8, 3, 0, 0, 0, 64, 0, 0, 255, 255, 0, 0, 255, 255, 1, 2, 3,
+        ],
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("train-images-idx3-ubyte.gz"),
+        liar.finish().unwrap(),
+    )
+    .unwrap();
+    fails_with(&["baseline", "--data", &dir, "--out", &bundle], "can hold");
     let text = out.path().join("reviews.csv");
     write_reviews(&text, 20);
     fails_with(

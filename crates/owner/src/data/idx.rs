@@ -13,26 +13,32 @@ use flate2::read::GzDecoder;
 /// Unsigned-byte data type code of the IDX header.
 const IDX_U8: u8 = 0x08;
 
-/// Decompresses gzip data (recognised by its magic bytes); returns other data as it is.
-fn decompress(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        GzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(|e| Error::file(path, format!("corrupt or truncated gzip data: {e}")))?;
-        Ok(out)
-    } else {
-        Ok(bytes.to_vec())
-    }
-}
+/// Largest ratio of decompressed to compressed size that deflate reaches (about 1032:1): a
+/// gzip file cannot honestly hold more.
+const GZIP_MAX_RATIO: usize = 1032;
 
-/// Parses an IDX file of `ndim` dimensions; returns the dimensions and the values.
+/// Parses an IDX file of `ndim` dimensions (gzip-compressed, recognised by its magic bytes,
+/// or raw); returns the dimensions and the values.
+///
+/// The header is read first and its claim checked against what the file can hold (its
+/// length, times [`GZIP_MAX_RATIO`] if compressed); then at most the claimed bytes and one
+/// more are decompressed. A lying header, or a gzip bomb that decompresses to more than its
+/// header says, is refused without holding more than the claim.
 fn parse_idx(bytes: &[u8], ndim: u8, path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
-    let data = decompress(bytes, path)?;
-    let header = data
-        .get(..4)
-        .ok_or_else(|| Error::file(path, "truncated IDX header"))?;
-    if header != [0, 0, IDX_U8, ndim] {
+    let compressed = bytes.starts_with(&[0x1f, 0x8b]);
+    let mut reader: Box<dyn Read + '_> = if compressed {
+        Box::new(GzDecoder::new(bytes))
+    } else {
+        Box::new(bytes)
+    };
+    let gzip_error =
+        |e: std::io::Error| Error::file(path, format!("corrupt or truncated gzip data: {e}"));
+    let mut header = vec![0u8; 4 + 4 * ndim as usize];
+    reader.read_exact(&mut header).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => Error::file(path, "truncated IDX header"),
+        _ => gzip_error(e),
+    })?;
+    if header[..4] != [0, 0, IDX_U8, ndim] {
         return Err(Error::file(
             path,
             format!(
@@ -41,26 +47,49 @@ fn parse_idx(bytes: &[u8], ndim: u8, path: &Path) -> Result<(Vec<usize>, Vec<u8>
             ),
         ));
     }
-    let body_start = 4 + 4 * ndim as usize;
-    let dims: Vec<usize> = data
-        .get(4..body_start)
-        .ok_or_else(|| Error::file(path, "truncated IDX header"))?
+    let dims: Vec<usize> = header[4..]
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
     let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-    let body = &data[body_start..];
-    if count != Some(body.len()) {
+    let most = if compressed {
+        bytes.len().saturating_mul(GZIP_MAX_RATIO)
+    } else {
+        bytes.len()
+    };
+    let Some(count) = count.filter(|&c| c <= most) else {
         return Err(Error::file(
             path,
             format!(
-                "truncated or oversized IDX file: dimensions {dims:?} need {} bytes of data, found {}",
+                "truncated IDX file: dimensions {dims:?} need {} bytes of data, more than its {} bytes can hold",
                 count.map_or("more than 2^64".to_string(), |c| c.to_string()),
+                bytes.len()
+            ),
+        ));
+    };
+    let mut body = Vec::new();
+    reader
+        .take(count as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(gzip_error)?;
+    if body.len() > count {
+        return Err(Error::file(
+            path,
+            format!(
+                "holds more than the {count} bytes of data its dimensions {dims:?} say (a wrong header, or a gzip bomb)"
+            ),
+        ));
+    }
+    if body.len() < count {
+        return Err(Error::file(
+            path,
+            format!(
+                "truncated IDX file: dimensions {dims:?} need {count} bytes of data, found {}",
                 body.len()
             ),
         ));
     }
-    Ok((dims, body.to_vec()))
+    Ok((dims, body))
 }
 
 /// Images of an IDX file: shape `[1, H, W]` and u8 pixels scaled by 1/255 to [0, 1].
