@@ -193,8 +193,8 @@ mod tests {
     fn malformed_files_are_rejected_with_their_name() {
         let path = Path::new("dir/labels-file");
         let cases = [
-            (idx(&[3], &[1, 2]), "truncated or oversized"),
-            (idx(&[3], &[1, 2, 3, 4]), "truncated or oversized"),
+            (idx(&[3], &[1, 2]), "truncated IDX file"),
+            (idx(&[3], &[1, 2, 3, 4]), "holds more than the 3 bytes"),
             (vec![0, 0, 8], "truncated IDX header"),
             (idx(&[3, 1, 1], &[1, 2, 3]), "wrong IDX magic"),
         ];
