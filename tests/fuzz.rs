@@ -303,6 +303,7 @@ fn valid_privynet_job(dir: &Path) {
         seed: 0,
         key_seed: 2,
         train: settings,
+        precision: amalgam_core::bundle::Precision::F16,
     };
     make_bundle(
         &dataset,

@@ -7,12 +7,13 @@ mod common;
 use std::path::Path;
 
 use amalgam_cloud::{TrainOptions, train_bundle};
+use amalgam_core::bundle::Precision;
 use amalgam_core::model::{Architecture, Weights, feature_set};
 use amalgam_core::tensors::Values;
 use amalgam_owner::baseline::train_baseline;
 use amalgam_owner::data::Dataset;
 use amalgam_owner::privynet::{
-    PrivynetKey, PrivynetOptions, TrainingPart, extract, make_bundle, split_setup,
+    PrivynetKey, PrivynetOptions, TrainingPart, as_sent, extract, make_bundle, split_setup,
 };
 use amalgam_owner::setup::{OwnerSetup, TrainSettings};
 use common::exactness::assert_bitwise;
@@ -44,6 +45,7 @@ fn options(point: usize, channels: usize) -> PrivynetOptions {
         seed: 3,
         key_seed: 11,
         train: settings(),
+        precision: Precision::F32,
     }
 }
 
@@ -93,20 +95,30 @@ fn in_one_process(
     let private = TrainingPart::SecondHalf.of(data).unwrap();
     let (local, local_weights, setup, _) =
         split_setup(&pretrained.0, &pretrained.1, private.classes(), options).unwrap();
-    let features = Dataset {
+    let mut features = Dataset {
         name: "features".into(),
         train: feature_set(&local, &private.train).unwrap(),
         test: feature_set(&local, &private.test).unwrap(),
     };
+    for set in [&mut features.train, &mut features.test] {
+        as_sent(&mut set.images, options.precision);
+    }
     let mut weights = train_baseline(&features, &setup, &ProgressBar::hidden()).weights;
     weights.extend(local_weights);
     (weights, setup.init)
 }
 
 fn check_split(architecture: Architecture, point: usize, channels: usize) {
+    check_split_at(architecture, point, channels, Precision::F32);
+}
+
+fn check_split_at(architecture: Architecture, point: usize, channels: usize, precision: Precision) {
     let data = common::fashion_subset(192, 48);
     let pretrained = pretrained(&data, architecture.clone());
-    let options = options(point, channels);
+    let options = PrivynetOptions {
+        precision,
+        ..options(point, channels)
+    };
     let dir = tempfile::tempdir().unwrap();
     let cloud = through_the_cloud(&data, &pretrained, &options, dir.path());
     let (reference, init) = in_one_process(&data, &pretrained, &options);
@@ -129,6 +141,38 @@ fn check_split(architecture: Architecture, point: usize, channels: usize) {
 fn lenet_cloud_part_composes_to_the_one_process_split_model_bitwise() {
     check_split(Architecture::lenet(), 1, 3);
     check_split(Architecture::lenet(), 2, 16);
+}
+
+#[test]
+fn f16_features_halve_the_data_and_compose_to_the_one_process_model_on_rounded_features() {
+    check_split_at(Architecture::lenet(), 1, 3, Precision::F16);
+    let data = common::fashion_subset(96, 32);
+    let pretrained = pretrained(&data, Architecture::lenet());
+    let private = TrainingPart::SecondHalf.of(&data).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let size = |precision: Precision, name: &str| {
+        let options = PrivynetOptions {
+            precision,
+            ..options(1, 3)
+        };
+        let bundle = dir.path().join(name);
+        make_bundle(
+            &private,
+            &pretrained.0,
+            &pretrained.1,
+            &options,
+            &bundle,
+            &dir.path().join(format!("{name}-key")),
+        )
+        .unwrap();
+        std::fs::metadata(bundle.join("data.safetensors"))
+            .unwrap()
+            .len()
+    };
+    let (full, half) = (size(Precision::F32, "f32"), size(Precision::F16, "f16"));
+    // Features take 4 or 2 bytes; labels and the header are the same in both.
+    let features = 4 * (48 + 32) * 3 * 12 * 12;
+    assert_eq!(full - half, features as u64 / 2, "{full} {half}");
 }
 
 #[test]

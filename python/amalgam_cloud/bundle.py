@@ -53,8 +53,8 @@ def check_state(expected: dict, found: dict, path) -> None:
 
 @dataclass
 class SampleArrays:
-    """One split of ``data.safetensors``: samples ``[N, ...]`` (memory-mapped; f32 images or
-    u32 tokens) and labels ``[N]`` (u8, in memory)."""
+    """One split of ``data.safetensors``: samples ``[N, ...]`` (memory-mapped; f32 or f16
+    images, or u32 tokens) and labels ``[N]`` (u8, in memory)."""
 
     samples: np.ndarray
     labels: np.ndarray
@@ -111,7 +111,9 @@ class Bundle:
         shape = self.spec["input"]
         kind = "images" if shape["kind"] == "image" else "tokens"
         sample = [shape["channels"], shape["height"], shape["width"]] if kind == "images" else [shape["length"]]
-        dtype = np.float32 if kind == "images" else np.uint32
+        # PrivyNet bundles may store their features as f16 (the spec says so); batches widen
+        # them to f32, exactly, as `amalgam train` does.
+        dtype = (np.float16 if self.spec.get("precision") == "f16" else np.float32) if kind == "images" else np.uint32
         splits = {}
         for split in ("train", "test"):
             samples, labels = tensors.get(f"{split}.{kind}"), tensors.get(f"{split}.labels")

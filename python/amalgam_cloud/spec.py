@@ -88,6 +88,9 @@ def check_augmented_spec(spec, path) -> dict:
     branches = spec.get("branches")
     if not isinstance(branches, list) or not 1 <= len(branches) <= MAX_BRANCHES:
         raise BundleError(path, f"needs 1 to {MAX_BRANCHES} branches")
+    precision = spec.get("precision", "f32")
+    if precision not in ("f32", "f16") or (precision == "f16" and augmented["kind"] != "image"):
+        raise BundleError(path, f"`precision` must be f32, or f16 for images; got {precision!r}")
     grid = positions(augmented)
     for i, branch in enumerate(branches):
         if not isinstance(branch, dict):

@@ -18,16 +18,16 @@ from conftest import amalgam, train_py, weights
 from test_follows_amalgam_train import relative_update_difference
 from test_model_dir import LOGIT_TOLERANCE
 
-CASES = {"lenet split 1": ("lenet", "1", "3"), "lenet split 2": ("lenet", "2", "5"), "resnet20 split 2": ("resnet20", "2", "6"),
-         "vgg11 split 3": ("vgg11", "3", "64")}
+CASES = {"lenet split 1": ("lenet", "1", "3", []), "lenet split 2, f16": ("lenet", "2", "5", ["--f16"]),
+         "resnet20 split 2": ("resnet20", "2", "6", []), "vgg11 split 3, f16": ("vgg11", "3", "64", ["--f16"])}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_cloud_part_trains_as_amalgam_train_and_the_composed_model_loads(tmp_path, image_data, case):
-    model, split, channels = CASES[case]
+    model, split, channels, precision = CASES[case]
     training = ["--data", image_data, "--model", model, "--epochs", "1", "--batch-size", "16"]
     amalgam("privynet", "pretrain", *training, "--out", tmp_path / "pretrained")
-    amalgam("privynet", "augment", *training[:2], "--pretrained", tmp_path / "pretrained", "--split", split, "--channels", channels,
+    amalgam("privynet", "augment", *training[:2], "--pretrained", tmp_path / "pretrained", "--split", split, "--channels", channels, *precision,
             "--epochs", "1", "--batch-size", "16", "--optimizer", "sgd", "--lr", "0.05", "--bundle", tmp_path / "bundle", "--key", tmp_path / "key")
     amalgam("train", tmp_path / "bundle", "--out", tmp_path / "burn.safetensors")
     train_py(tmp_path / "bundle", tmp_path / "torch.safetensors")

@@ -69,6 +69,36 @@ pub struct AugmentedSpec {
     /// different keys); it says nothing about the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_id: Option<String>,
+    /// How image samples are stored in `data.safetensors`: f32 (the default, and always for
+    /// Amalgam's augmented images) or f16 (PrivyNet's features, to halve what is sent).
+    #[serde(default, skip_serializing_if = "Precision::is_f32")]
+    pub precision: Precision,
+}
+
+/// Element type of the image samples in `data.safetensors`. Training always computes in f32:
+/// f16 samples are widened (exactly) when a batch is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 32-bit floats.
+    #[default]
+    F32,
+    /// 16-bit floats (IEEE 754 half precision).
+    F16,
+}
+
+impl Precision {
+    fn is_f32(&self) -> bool {
+        *self == Precision::F32
+    }
+
+    /// The element type of image samples stored at this precision.
+    pub fn image_dtype(self) -> StreamDtype {
+        match self {
+            Precision::F32 => StreamDtype::F32,
+            Precision::F16 => StreamDtype::F16,
+        }
+    }
 }
 
 /// Name prefix of branch `index`'s tensors, e.g. `branches.2.`.
@@ -108,6 +138,9 @@ impl AugmentedSpec {
             )));
         }
         self.input.check_size()?;
+        if self.precision == Precision::F16 && self.input.image().is_none() {
+            return Err(Error::invalid("only image samples can be stored as f16"));
+        }
         let grid = self.input.positions();
         for (i, branch) in self.branches.iter().enumerate() {
             let net = &branch.network;
@@ -217,7 +250,7 @@ impl Bundle {
                 metadata: Default::default(),
             },
         )?;
-        let tensors = data_tensors(spec.input, counts);
+        let tensors = data_tensors(spec.input, spec.precision, counts);
         write_tensor_stream(&dir.join(DATA_FILE), &tensors, &Default::default(), fill)?;
         fingerprint(dir)
     }
@@ -293,7 +326,7 @@ impl Bundle {
             .map_err(|e| Error::file(&path, format!("cannot map: {e}")))?;
         let parsed = SafeTensors::deserialize(&map)
             .map_err(|e| Error::file(&path, format!("not a valid safetensors file: {e}")))?;
-        let expected = data_tensors(self.spec.input, [0, 0]);
+        let expected = data_tensors(self.spec.input, self.spec.precision, [0, 0]);
         let mut sets = Vec::new();
         for pair in expected.chunks(2) {
             let (samples_spec, labels_spec) = (&pair[0], &pair[1]);
@@ -362,7 +395,13 @@ impl Bundle {
         }
         drop(parsed);
         let mut sets = sets.into_iter().map(|(range, labels)| {
-            MappedSet::new(Arc::clone(&map), self.spec.input, range, labels)
+            MappedSet::new(
+                Arc::clone(&map),
+                self.spec.input,
+                self.spec.precision,
+                range,
+                labels,
+            )
         });
         let (train, test) = (
             sets.next().expect("two splits"),
@@ -372,12 +411,16 @@ impl Bundle {
     }
 }
 
-/// The tensors of `data.safetensors` for `counts` training and test samples of `input`, in
-/// file order: `train.images` (or `train.tokens`), `train.labels`, `test.images`,
-/// `test.labels`.
-pub fn data_tensors(input: InputShape, counts: [usize; 2]) -> Vec<StreamTensor> {
+/// The tensors of `data.safetensors` for `counts` training and test samples of `input`
+/// (images stored at `precision`), in file order: `train.images` (or `train.tokens`),
+/// `train.labels`, `test.images`, `test.labels`.
+pub fn data_tensors(
+    input: InputShape,
+    precision: Precision,
+    counts: [usize; 2],
+) -> Vec<StreamTensor> {
     let (dtype, sample) = match input {
-        InputShape::Image(s) => (StreamDtype::F32, s.dims().to_vec()),
+        InputShape::Image(s) => (precision.image_dtype(), s.dims().to_vec()),
         InputShape::Tokens(s) => (StreamDtype::U32, vec![s.length]),
     };
     ["train", "test"]

@@ -18,6 +18,8 @@ use crate::{Error, Result};
 pub enum StreamDtype {
     /// 32-bit floats.
     F32,
+    /// 16-bit floats (IEEE 754 half precision).
+    F16,
     /// Bytes.
     U8,
     /// 32-bit unsigned integers.
@@ -25,9 +27,11 @@ pub enum StreamDtype {
 }
 
 impl StreamDtype {
-    fn size(self) -> usize {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
         match self {
             StreamDtype::F32 | StreamDtype::U32 => 4,
+            StreamDtype::F16 => 2,
             StreamDtype::U8 => 1,
         }
     }
@@ -35,6 +39,7 @@ impl StreamDtype {
     fn name(self) -> &'static str {
         match self {
             StreamDtype::F32 => "F32",
+            StreamDtype::F16 => "F16",
             StreamDtype::U8 => "U8",
             StreamDtype::U32 => "U32",
         }
@@ -44,6 +49,7 @@ impl StreamDtype {
     pub fn safetensors(self) -> safetensors::tensor::Dtype {
         match self {
             StreamDtype::F32 => safetensors::tensor::Dtype::F32,
+            StreamDtype::F16 => safetensors::tensor::Dtype::F16,
             StreamDtype::U8 => safetensors::tensor::Dtype::U8,
             StreamDtype::U32 => safetensors::tensor::Dtype::U32,
         }
@@ -52,6 +58,7 @@ impl StreamDtype {
     fn of(values: &ValuesView<'_>) -> Self {
         match values {
             ValuesView::F32(_) => StreamDtype::F32,
+            ValuesView::F16(_) => StreamDtype::F16,
             ValuesView::U8(_) => StreamDtype::U8,
             ValuesView::U32(_) => StreamDtype::U32,
         }
@@ -97,6 +104,7 @@ impl TensorSink<'_> {
     pub fn write(&mut self, values: ValuesView<'_>) -> Result<()> {
         let bytes: &[u8] = match values {
             ValuesView::F32(v) => bytemuck::cast_slice(v),
+            ValuesView::F16(v) => bytemuck::cast_slice(v),
             ValuesView::U8(v) => v,
             ValuesView::U32(v) => bytemuck::cast_slice(v),
         };

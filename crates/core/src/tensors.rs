@@ -76,6 +76,8 @@ impl HostTensor {
 pub enum ValuesView<'a> {
     /// 32-bit floats.
     F32(&'a [f32]),
+    /// 16-bit floats.
+    F16(&'a [half::f16]),
     /// Bytes.
     U8(&'a [u8]),
     /// 32-bit unsigned integers.
@@ -96,6 +98,7 @@ impl TensorView<'_> {
     fn bytes(&self) -> &[u8] {
         match self.values {
             ValuesView::F32(v) => bytemuck::cast_slice(v),
+            ValuesView::F16(v) => bytemuck::cast_slice(v),
             ValuesView::U8(v) => v,
             ValuesView::U32(v) => bytemuck::cast_slice(v),
         }
@@ -104,6 +107,7 @@ impl TensorView<'_> {
     fn dtype(&self) -> Dtype {
         match self.values {
             ValuesView::F32(_) => Dtype::F32,
+            ValuesView::F16(_) => Dtype::F16,
             ValuesView::U8(_) => Dtype::U8,
             ValuesView::U32(_) => Dtype::U32,
         }

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use amalgam_core::Result;
-use amalgam_core::bundle::{AugmentedSpec, BranchSpec, Bundle, branch_prefix};
+use amalgam_core::bundle::{AugmentedSpec, BranchSpec, Bundle, Precision, branch_prefix};
 use amalgam_core::data::StoredSet;
 use amalgam_core::files::StagingDir;
 use amalgam_core::model::SPEC_FORMAT_VERSION;
@@ -33,6 +33,7 @@ pub fn write_plain_bundle<S: SampleSource>(
         input,
         classes: setup.spec.classes,
         bundle_id: None,
+        precision: Precision::F32,
         branches: vec![BranchSpec {
             keep_indices: vec![every_position; input.channels()],
             network: setup.spec.clone(),

@@ -88,6 +88,10 @@ pub struct SplitArgs {
     /// `pretrain`'s default public part).
     #[arg(long, value_enum, default_value = "second-half")]
     pub private: PartChoice,
+    /// Store the features as f16 in the bundle (half the bytes sent; the cloud trains on
+    /// the rounded features).
+    #[arg(long)]
+    pub f16: bool,
 }
 
 #[derive(Args, Debug)]
@@ -195,6 +199,9 @@ pub struct PrivynetSelectArgs {
     /// Key seed of every topology's channel draw. Default: fresh randomness.
     #[arg(long)]
     pub key_seed: Option<u64>,
+    /// Store the features as f16 in the bundles.
+    #[arg(long)]
+    pub f16: bool,
     /// Split points to try (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     pub splits: Vec<usize>,

@@ -10,6 +10,7 @@ pub mod pretrain;
 mod run;
 mod select;
 
+use amalgam_core::bundle::Precision;
 use amalgam_core::model::split::feature_channels;
 use amalgam_core::model::{Architecture, ModelSpec};
 use amalgam_owner::data::{Dataset, load_dataset};
@@ -86,5 +87,10 @@ pub fn options(
         seed: training.seed,
         key_seed: split.key_seed.unwrap_or_else(rand::random),
         train,
+        precision: if split.f16 {
+            Precision::F16
+        } else {
+            Precision::F32
+        },
     })
 }

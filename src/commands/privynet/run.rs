@@ -10,7 +10,7 @@ use amalgam_core::training::Evaluation;
 use amalgam_owner::baseline::train_baseline;
 use amalgam_owner::data::Dataset;
 use amalgam_owner::model_dir::{read_model_dir, write_model_dir};
-use amalgam_owner::privynet::{PrivynetOptions, TrainingPart, split_setup};
+use amalgam_owner::privynet::{PrivynetOptions, TrainingPart, as_sent, split_setup};
 use amalgam_owner::setup::OwnerSetup;
 use anyhow::Result;
 use serde::Serialize;
@@ -77,11 +77,14 @@ fn train_one_process(
 ) -> Result<()> {
     let (local, local_weights, setup, composed) =
         split_setup(pretrained, pretrained_weights, private.classes(), options)?;
-    let features = Dataset {
+    let mut features = Dataset {
         name: format!("{} (features)", private.name),
         train: feature_set(&local, &private.train)?,
         test: feature_set(&local, &private.test)?,
     };
+    for set in [&mut features.train, &mut features.test] {
+        as_sent(&mut set.images, options.precision);
+    }
     let bar = progress::batches("one process");
     let outcome = train_baseline(&features, &setup, &bar);
     bar.finish_and_clear();

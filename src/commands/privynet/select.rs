@@ -3,6 +3,7 @@
 //! privacy loss (the best attack's PSNR), local computation and local storage is chosen.
 
 use amalgam_attack::privynet::DecoderSettings;
+use amalgam_core::bundle::Precision;
 use amalgam_core::files::{StagingDir, write_json};
 use amalgam_core::model::split::{feature_channels, local_macs};
 use amalgam_core::training::Evaluation;
@@ -105,6 +106,11 @@ pub fn run(args: PrivynetSelectArgs) -> Result<()> {
                 seed: args.training.seed,
                 key_seed,
                 train: train.clone(),
+                precision: if args.f16 {
+                    Precision::F16
+                } else {
+                    Precision::F32
+                },
             };
             let job = run_job(&private, &pretrained, &options, work.path())?;
             let (attack, [blind, told]) = attack_bundle(

@@ -9,44 +9,51 @@ use memmap2::Mmap;
 
 use super::{ImageSet, LabelledSet, SampleSet, TokenSet};
 use crate::Result;
+use crate::bundle::Precision;
 use crate::model::{InputBatch, InputShape};
 
-/// Samples of `input` stored little-endian (f32 pixels or u32 token ids) in `map[samples]`,
-/// with their labels in memory.
+/// Samples of `input` stored little-endian (f32 or f16 pixels, or u32 token ids) in
+/// `map[samples]`, with their labels in memory.
 #[derive(Clone, Debug)]
 pub struct MappedSet {
     map: Arc<Mmap>,
     input: InputShape,
+    precision: Precision,
     samples: Range<usize>,
     labels: Vec<u8>,
 }
 
 impl MappedSet {
-    /// The set of `labels.len()` samples of `input` at the byte range `samples` of `map`.
+    /// The set of `labels.len()` samples of `input` (images stored at `precision`) at the
+    /// byte range `samples` of `map`.
     ///
     /// # Panics
     /// If the range does not hold exactly that many samples (the caller checked the file's
     /// header).
-    pub fn new(map: Arc<Mmap>, input: InputShape, samples: Range<usize>, labels: Vec<u8>) -> Self {
+    pub fn new(
+        map: Arc<Mmap>,
+        input: InputShape,
+        precision: Precision,
+        samples: Range<usize>,
+        labels: Vec<u8>,
+    ) -> Self {
+        let element = match input {
+            InputShape::Image(_) => precision.image_dtype().size(),
+            InputShape::Tokens(_) => 4,
+        };
         assert_eq!(
             samples.len(),
-            labels.len() * input.values() * 4,
+            labels.len() * input.values() * element,
             "sample bytes"
         );
         assert!(samples.end <= map.len(), "samples inside the map");
         Self {
             map,
             input,
+            precision,
             samples,
             labels,
         }
-    }
-
-    /// The little-endian bytes of sample `i`.
-    fn sample_bytes(&self, i: usize) -> &[u8] {
-        let size = self.input.values() * 4;
-        let start = self.samples.start + i * size;
-        &self.map[start..start + size]
     }
 
     /// The values of the samples `indices`, one after the other: one copy from the map into
@@ -54,11 +61,24 @@ impl MappedSet {
     fn gather<T: bytemuck::Pod>(&self, indices: &[usize]) -> Vec<T> {
         let mut values = vec![T::zeroed(); indices.len() * self.input.values()];
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut values);
-        let size = self.input.values() * 4;
+        let size = self.input.values() * std::mem::size_of::<T>();
         for (out, &i) in bytes.chunks_exact_mut(size).zip(indices) {
-            out.copy_from_slice(self.sample_bytes(i));
+            let start = self.samples.start + i * size;
+            out.copy_from_slice(&self.map[start..start + size]);
         }
         values
+    }
+
+    /// The pixels of the samples `indices` as f32 (f16 samples widened, exactly).
+    fn pixels(&self, indices: &[usize]) -> Vec<f32> {
+        match self.precision {
+            Precision::F32 => self.gather(indices),
+            Precision::F16 => self
+                .gather::<half::f16>(indices)
+                .into_iter()
+                .map(f32::from)
+                .collect(),
+        }
     }
 
     /// The whole set, copied into memory.
@@ -70,7 +90,7 @@ impl MappedSet {
         let labels = self.labels.clone();
         match self.input {
             InputShape::Image(s) => {
-                ImageSet::new(s, self.gather(&all), labels).map(SampleSet::Images)
+                ImageSet::new(s, self.pixels(&all), labels).map(SampleSet::Images)
             }
             InputShape::Tokens(s) => {
                 TokenSet::new(s, self.gather(&all), labels).map(SampleSet::Tokens)
@@ -93,7 +113,7 @@ impl LabelledSet for MappedSet {
         let input = match self.input {
             InputShape::Image(s) => {
                 let [c, h, w] = s.dims();
-                let values: Vec<f32> = self.gather(indices);
+                let values = self.pixels(indices);
                 InputBatch::Images(Tensor::from_data(
                     TensorData::new(values, [indices.len(), c, h, w]),
                     device,

@@ -1,6 +1,6 @@
 //! The model augmenter: hides the original network among decoy sub-networks.
 
-use amalgam_core::bundle::{AugmentedSpec, BranchSpec, branch_prefix};
+use amalgam_core::bundle::{AugmentedSpec, BranchSpec, Precision, branch_prefix};
 use amalgam_core::model::{InputShape, ModelSpec, SPEC_FORMAT_VERSION, Weights, initial_weights};
 use amalgam_core::rng::{Stream, stream, substream};
 use rand::Rng;
@@ -85,6 +85,7 @@ pub fn augment_model(
             classes: spec.classes,
             branches,
             bundle_id: None,
+            precision: Precision::F32,
         },
         init,
         real_branch,

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use amalgam_core::bundle::{AugmentedSpec, BranchSpec, Bundle, branch_prefix};
+use amalgam_core::bundle::{AugmentedSpec, BranchSpec, Bundle, Precision, branch_prefix};
 use amalgam_core::data::LabelledSet;
 use amalgam_core::files::{StagingDir, check_new_dir};
 use amalgam_core::model::split::{feature_channels, split_specs};
@@ -32,6 +32,19 @@ pub struct PrivynetOptions {
     /// Training hyper-parameters written into the bundle (no crops, no normalisation: the
     /// cloud trains on features).
     pub train: TrainSettings,
+    /// How the features are stored in the bundle: f32, or f16 (half the bytes; the cloud
+    /// widens them back to f32, so it trains on the f16-rounded features).
+    pub precision: Precision,
+}
+
+/// `values` as the cloud receives them at `precision`: unchanged (f32), or rounded to the
+/// nearest f16 and widened back (f16). The one-process reference trains on these.
+pub fn as_sent(values: &mut [f32], precision: Precision) {
+    if precision == Precision::F16 {
+        for v in values {
+            *v = half::f16::from_f32(*v).to_f32();
+        }
+    }
 }
 
 /// `D` channels of the `width` channels of a feature map, drawn with stream
@@ -142,6 +155,7 @@ pub fn make_bundle(
         input: cloud.input,
         classes: cloud.classes,
         bundle_id: Some(bundle_id(options.key_seed)),
+        precision: options.precision,
         branches: vec![BranchSpec {
             keep_indices: vec![every_position; cloud.input.channels()],
             network: cloud.clone(),
@@ -163,7 +177,14 @@ pub fn make_bundle(
         counts,
         |sink| {
             for set in [&dataset.train, &dataset.test] {
-                local.for_each_batch(set, |features| sink.write(ValuesView::F32(features)))?;
+                local.for_each_batch(set, |features| match options.precision {
+                    Precision::F32 => sink.write(ValuesView::F32(features)),
+                    Precision::F16 => {
+                        let half: Vec<half::f16> =
+                            features.iter().map(|&v| half::f16::from_f32(v)).collect();
+                        sink.write(ValuesView::F16(&half))
+                    }
+                })?;
                 sink.write(ValuesView::U8(&set.labels))?;
             }
             Ok(())

@@ -21,7 +21,7 @@ mod extract;
 mod key;
 mod parts;
 
-pub use bundle::{PrivynetOptions, kept_channels, make_bundle, split_setup};
+pub use bundle::{PrivynetOptions, as_sent, kept_channels, make_bundle, split_setup};
 pub use extract::extract;
 pub use key::PrivynetKey;
 pub use parts::TrainingPart;
