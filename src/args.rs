@@ -482,14 +482,20 @@ pub struct AuditSweepArgs {
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// The data, the model family and its training, and Amalgam's obfuscation. The training
-    /// split's second half is the owner's private set for every scheme; its first half is
-    /// public (PrivyNet pre-trains on it; attackers use it).
+    /// The data, the model family and its training, and Amalgam's obfuscation (its key seed
+    /// is PrivyNet's too). The training split's second half is the owner's private set for
+    /// every scheme; its first half is public (PrivyNet pre-trains on it; attackers use it).
     #[command(flatten)]
     pub job: JobArgs,
-    /// PrivyNet's split.
-    #[command(flatten)]
-    pub split: crate::commands::privynet::args::SplitArgs,
+    /// PrivyNet's split point (stages the owner runs).
+    #[arg(long, default_value_t = 1)]
+    pub split: usize,
+    /// PrivyNet's kept channels D (default: half of the feature map's, rounded up).
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// PrivyNet: store the features as f16.
+    #[arg(long)]
+    pub f16: bool,
     /// Public images PrivyNet's attacker trains its decoder on.
     #[arg(long, default_value_t = 5000)]
     pub public_samples: usize,
@@ -502,4 +508,16 @@ pub struct CompareArgs {
     /// Output directory: amalgam/, privynet/, compare.json.
     #[arg(long, value_name = "DIR")]
     pub out: std::path::PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (unique flags across flattened groups, valid defaults);
+    /// `Cargo.toml` keeps them on in release builds.
+    #[test]
+    fn every_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::args::CompareArgs;
 use crate::commands::audit::audit_view;
 use crate::commands::augment::{decoy_images, options, with_decoy_inputs};
+use crate::commands::privynet::args::{PartChoice, SplitArgs};
 use crate::commands::privynet::attack::attack_bundle;
 use crate::commands::privynet::job::{dir_bytes, run_job as run_privynet};
 use crate::commands::privynet::pretrain::pretrained_or_train;
@@ -127,7 +128,14 @@ pub fn run(args: CompareArgs) -> Result<()> {
         &privynet_dir,
     )?;
     let pretrain_seconds = start.elapsed().as_secs_f64();
-    let split_opts = privynet_options(&pretrained.0, &args.split, &args.job.training, true)?;
+    let split = SplitArgs {
+        split: args.split,
+        channels: args.channels,
+        key_seed: Some(opts.key_seed),
+        private: PartChoice::SecondHalf,
+        f16: args.f16,
+    };
+    let split_opts = privynet_options(&pretrained.0, &split, &args.job.training, true)?;
     let job = run_privynet(&private, &pretrained, &split_opts, &privynet_dir)?;
     let decoder = DecoderSettings {
         epochs: args.decoder_epochs,
