@@ -11,6 +11,7 @@ use amalgam_attack::privynet::DecoderSettings;
 use amalgam_attack::{CloudView, Knowledge};
 use amalgam_core::files::{StagingDir, write_json};
 use amalgam_core::training::Evaluation;
+use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::privynet::TrainingPart;
 use anyhow::Result;
 use serde::Serialize;
@@ -41,7 +42,8 @@ struct SchemeRow {
     one_time_seconds: f64,
     /// The best attack's result, in words.
     best_attack: String,
-    /// The same, as numbers: SSIM of the best reconstruction of the owner's images.
+    /// The same, as numbers: SSIM of the best reconstruction of the owner's images (Amalgam:
+    /// training images at the real branch's index; PrivyNet: test images).
     best_attack_ssim: f64,
     /// PSNR (dB) of the best reconstruction.
     best_attack_psnr: f64,
@@ -92,6 +94,10 @@ pub fn run(args: CompareArgs) -> Result<()> {
         .iter()
         .max_by(|a, b| a.similarity.total_cmp(&b.similarity))
         .expect("the audit reconstructs images");
+    // Interleave noise with decoy inputs from the owner's own set shows the cloud only
+    // private images, whichever branch it picks (docs/PRIVACY.md).
+    let own_views =
+        opts.noise == NoiseKind::Interleave && args.job.obfuscation.decoy_data.is_none();
     let plain_seconds = t.train_plain_loop;
     let amalgam_seconds = t.augment + t.train_augmented + t.extract;
     let rows_amalgam = SchemeRow {
@@ -102,14 +108,19 @@ pub fn run(args: CompareArgs) -> Result<()> {
         bytes_sent: dir_bytes(&amalgam_dir.join("bundle"))?,
         one_time_seconds: 0.0,
         best_attack: format!(
-            "real branch {} ({} branches); best reconstruction: {}",
+            "real branch {} ({} branches); best reconstruction: {}{}",
             if audit.identified {
                 "identified"
             } else {
                 "not identified"
             },
             audit.branches,
-            best.method
+            best.method,
+            if own_views {
+                "; but every view in the bundle is one of the owner's images (decoys from its own set)"
+            } else {
+                ""
+            }
         ),
         best_attack_ssim: best.similarity,
         best_attack_psnr: best.psnr_db.unwrap_or(f64::NAN),
