@@ -201,8 +201,8 @@ pub fn run(args: PrivynetSelectArgs) -> Result<()> {
     scatter_png(
         &dir.join("frontier.png"),
         &format!(
-            "PrivyNet topologies: {} on {} (chosen in red)",
-            report.model, report.dataset
+            "PrivyNet topologies of {} (p: split point, D: channels kept; chosen in red)",
+            report.model
         ),
         "privacy loss: best attack's PSNR on the owner's test images (dB)",
         "test accuracy",
