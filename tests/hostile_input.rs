@@ -212,6 +212,28 @@ fn idx_files_that_claim_more_than_they_hold_or_disagree_are_refused() {
         ],
         "sequence length",
     );
+    // A cell of 2 MiB (an unclosed quote swallows the rest of a table like this).
+    let long = out.path().join("long.csv");
+    std::fs::write(
+        &long,
+        format!("label,text\npos,\"{}\n", "word ".repeat(400_000)),
+    )
+    .unwrap();
+    fails_with(
+        &[
+            "augment",
+            "--task",
+            "text",
+            "--data",
+            &long.to_string_lossy(),
+            "--bundle",
+            &bundle,
+            "--key",
+            &key,
+        ],
+        "more than 1048576 bytes",
+    );
+    std::fs::remove_file(&long).unwrap();
     assert_eq!(entries(out.path()), ["data", "reviews.csv"]);
 }
 

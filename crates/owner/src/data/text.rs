@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use amalgam_core::data::TokenSet;
-use amalgam_core::files::read;
+use amalgam_core::files::read_at_most;
 use amalgam_core::{Error, Result};
 
 use super::Dataset;
@@ -138,7 +138,7 @@ pub fn load_text_dataset(path: Option<&Path>, options: &TextOptions) -> Result<T
 
 /// Reads a table file, decompressing `.bz2`.
 fn read_table(path: &Path, columns: &TextColumns) -> Result<Vec<TextRow>> {
-    let bytes = read(path)?;
+    let bytes = read_at_most(path, MAX_TABLE_BYTES)?;
     let bytes = if path.extension().is_some_and(|e| e == "bz2") {
         decompress(&bytes, path)?
     } else {
@@ -147,11 +147,22 @@ fn read_table(path: &Path, columns: &TextColumns) -> Result<Vec<TextRow>> {
     read_text_table(&bytes, path, columns)
 }
 
+/// Largest text table, decompressed (512 MiB): a larger file is refused before it is read,
+/// and a `.bz2` file that decompresses to more (a bzip2 bomb) once it passes this.
+pub const MAX_TABLE_BYTES: u64 = 1 << 29;
+
 fn decompress(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     bzip2::read::BzDecoder::new(bytes)
+        .take(MAX_TABLE_BYTES + 1)
         .read_to_end(&mut out)
         .map_err(|e| Error::file(path, format!("is not valid bzip2: {e}")))?;
+    if out.len() as u64 > MAX_TABLE_BYTES {
+        return Err(Error::file(
+            path,
+            format!("decompresses to more than the {MAX_TABLE_BYTES} bytes a text table may have"),
+        ));
+    }
     Ok(out)
 }
 

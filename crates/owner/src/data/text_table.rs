@@ -24,12 +24,16 @@ pub struct TextColumns {
     pub drop_labels: Vec<String>,
 }
 
+/// Longest text of one row, in bytes (1 MiB): a sample keeps at most 2^16 tokens, and a
+/// longer cell is a malformed table (an unclosed quote swallowing the rest of the file).
+pub const MAX_TEXT_BYTES: usize = 1 << 20;
+
 /// The rows of the CSV (or, for a `.tsv` name, tab-separated) table `bytes`, read from
 /// `path` (named in errors), in file order.
 ///
 /// # Errors
-/// [`Error::File`] naming `path` for a malformed table, a missing text or label column, or a
-/// row whose text or label is empty.
+/// [`Error::File`] naming `path` for a malformed table, a missing text or label column, a
+/// row whose text or label is empty, or a text longer than [`MAX_TEXT_BYTES`].
 pub fn read_text_table(bytes: &[u8], path: &Path, columns: &TextColumns) -> Result<Vec<TextRow>> {
     let tab = path
         .to_string_lossy()
@@ -66,6 +70,14 @@ pub fn read_text_table(bytes: &[u8], path: &Path, columns: &TextColumns) -> Resu
             continue;
         }
         let text = record.get(text_at).unwrap_or("");
+        if text.len() > MAX_TEXT_BYTES || label.len() > MAX_TEXT_BYTES {
+            return Err(Error::file(
+                path,
+                format!(
+                    "row at line {line} has a cell of more than {MAX_TEXT_BYTES} bytes (an unclosed quote?)"
+                ),
+            ));
+        }
         if text.trim().is_empty() || label.is_empty() {
             return Err(Error::file(
                 path,
