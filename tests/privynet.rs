@@ -8,12 +8,13 @@ use std::path::Path;
 
 use amalgam_cloud::{TrainOptions, train_bundle};
 use amalgam_core::bundle::Precision;
-use amalgam_core::model::{Architecture, Weights, feature_set};
+use amalgam_core::model::{Architecture, Weights};
 use amalgam_core::tensors::Values;
 use amalgam_owner::baseline::train_baseline;
 use amalgam_owner::data::Dataset;
 use amalgam_owner::privynet::{
-    PrivynetKey, PrivynetOptions, TrainingPart, as_sent, extract, make_bundle, split_setup,
+    PrivynetKey, PrivynetOptions, TrainingPart, extract, make_bundle, split_setup,
+    train_in_one_process,
 };
 use amalgam_owner::setup::{OwnerSetup, TrainSettings};
 use common::exactness::assert_bitwise;
@@ -86,25 +87,17 @@ fn through_the_cloud(
     .1
 }
 
-/// The same split model trained in one process: features in memory, the plain loop.
+/// The same split model trained in one process, and the cloud part's initial weights.
 fn in_one_process(
     data: &Dataset,
     pretrained: &(amalgam_core::model::ModelSpec, Weights),
     options: &PrivynetOptions,
 ) -> (Weights, Weights) {
     let private = TrainingPart::SecondHalf.of(data).unwrap();
-    let (local, local_weights, setup, _) =
+    let (_, weights) =
+        train_in_one_process(&private, pretrained, options, &ProgressBar::hidden()).unwrap();
+    let (_, _, setup, _) =
         split_setup(&pretrained.0, &pretrained.1, private.classes(), options).unwrap();
-    let mut features = Dataset {
-        name: "features".into(),
-        train: feature_set(&local, &private.train).unwrap(),
-        test: feature_set(&local, &private.test).unwrap(),
-    };
-    for set in [&mut features.train, &mut features.test] {
-        as_sent(&mut set.images, options.precision);
-    }
-    let mut weights = train_baseline(&features, &setup, &ProgressBar::hidden()).weights;
-    weights.extend(local_weights);
     (weights, setup.init)
 }
 

@@ -64,18 +64,20 @@ struct RunReport {
     training_overhead_ratio: f64,
 }
 
-fn timed<T>(seconds: &mut f64, f: impl FnOnce() -> T) -> T {
+/// Runs `f`, storing its wall time in `seconds`.
+pub fn timed<T>(seconds: &mut f64, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
     let out = f();
     *seconds = start.elapsed().as_secs_f64();
     out
 }
 
-fn default_out() -> PathBuf {
+/// `amalgam-runs/{kind}-<unix time>`: where a run goes without `--out`.
+pub fn default_out(kind: &str) -> PathBuf {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    PathBuf::from(format!("amalgam-runs/run-{now}"))
+    PathBuf::from(format!("amalgam-runs/{kind}-{now}"))
 }
 
 /// What the owner learns from one job.
@@ -148,7 +150,7 @@ pub fn run_job<S: Augmentable + SampleSource<Chunk: Augmentable>>(
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let out = args.out.clone().unwrap_or_else(default_out);
+    let out = args.out.clone().unwrap_or_else(|| default_out("run"));
     let staging = StagingDir::new(&out)?;
     let dir = staging.path().to_path_buf();
     let mut t = StageSeconds::default();

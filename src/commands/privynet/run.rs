@@ -1,16 +1,14 @@
 //! `amalgam privynet run`: the PrivyNet job end to end, with a report.
 
 use std::path::Path;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use amalgam_core::files::{StagingDir, write_json};
 use amalgam_core::model::split::{feature_channels, local_macs};
-use amalgam_core::model::{ModelSpec, WeightComparison, Weights, compare_weights, feature_set};
+use amalgam_core::model::{WeightComparison, compare_weights};
 use amalgam_core::training::Evaluation;
 use amalgam_owner::baseline::train_baseline;
-use amalgam_owner::data::Dataset;
 use amalgam_owner::model_dir::{read_model_dir, write_model_dir};
-use amalgam_owner::privynet::{PrivynetOptions, TrainingPart, as_sent, split_setup};
+use amalgam_owner::privynet::{TrainingPart, train_in_one_process};
 use amalgam_owner::setup::OwnerSetup;
 use anyhow::Result;
 use serde::Serialize;
@@ -20,6 +18,7 @@ use super::job::{JobCost, JobOutcome, run_job};
 use super::pretrain::pretrained_or_train;
 use super::{architecture, load_images, local_parameters, options};
 use crate::commands::eval::evaluate_dir;
+use crate::commands::run::{default_out, timed};
 use crate::progress;
 
 /// Wall time of the stages besides the job's own, seconds.
@@ -60,47 +59,8 @@ struct PrivynetReport {
     seconds: StageSeconds,
 }
 
-fn timed<T>(seconds: &mut f64, f: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
-    let out = f();
-    *seconds = start.elapsed().as_secs_f64();
-    out
-}
-
-/// The split model trained in one process: the local part's features kept in memory and the
-/// cloud part trained on them with the plain loop, composed with the local part into `out`.
-fn train_one_process(
-    private: &Dataset,
-    (pretrained, pretrained_weights): &(ModelSpec, Weights),
-    options: &PrivynetOptions,
-    out: &Path,
-) -> Result<()> {
-    let (local, local_weights, setup, composed) =
-        split_setup(pretrained, pretrained_weights, private.classes(), options)?;
-    let mut features = Dataset {
-        name: format!("{} (features)", private.name),
-        train: feature_set(&local, &private.train)?,
-        test: feature_set(&local, &private.test)?,
-    };
-    for set in [&mut features.train, &mut features.test] {
-        as_sent(&mut set.images, options.precision);
-    }
-    let bar = progress::batches("one process");
-    let outcome = train_baseline(&features, &setup, &bar);
-    bar.finish_and_clear();
-    let mut weights = outcome.weights;
-    weights.extend(local_weights);
-    write_model_dir(out, &composed, &weights)?;
-    Ok(())
-}
-
 pub fn run(args: PrivynetRunArgs) -> Result<()> {
-    let out = args.out.clone().unwrap_or_else(|| {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        format!("amalgam-runs/privynet-{now}").into()
-    });
+    let out = args.out.clone().unwrap_or_else(|| default_out("privynet"));
     let staging = StagingDir::new(&out)?;
     let dir = staging.path().to_path_buf();
     let mut t = StageSeconds::default();
@@ -125,9 +85,13 @@ pub fn run(args: PrivynetRunArgs) -> Result<()> {
         privynet,
         cost,
     } = run_job(&private, &pretrained, &opts, &dir)?;
-    timed(&mut t.train_one_process, || {
-        train_one_process(&private, &pretrained, &opts, &dir.join("one-process"))
-    })?;
+    let bar = progress::batches("one process");
+    let one_process = timed(&mut t.train_one_process, || {
+        train_in_one_process(&private, &pretrained, &opts, &bar)
+    });
+    bar.finish_and_clear();
+    let (composed, weights) = one_process?;
+    write_model_dir(&dir.join("one-process"), &composed, &weights)?;
 
     let setup = OwnerSetup::new(
         &private,

@@ -19,9 +19,11 @@
 mod bundle;
 mod extract;
 mod key;
+mod one_process;
 mod parts;
 
 pub use bundle::{PrivynetOptions, as_sent, kept_channels, make_bundle, split_setup};
 pub use extract::extract;
 pub use key::PrivynetKey;
+pub use one_process::train_in_one_process;
 pub use parts::TrainingPart;
