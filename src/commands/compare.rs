@@ -161,11 +161,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
         &decoder,
         args.samples,
     )?;
-    let best = if attack.blind.psnr >= attack.told_channels.psnr {
-        attack.blind
-    } else {
-        attack.told_channels
-    };
+    let best = attack.best();
     let privynet_seconds =
         job.cost.augment_seconds + job.cost.cloud_seconds + job.cost.extract_seconds;
     let rows_privynet = SchemeRow {

@@ -53,6 +53,17 @@ pub struct PrivynetAttackReport {
     pub told_channels: ReconstructionScore,
 }
 
+impl PrivynetAttackReport {
+    /// The better of the two attacks by PSNR: the privacy loss.
+    pub fn best(&self) -> ReconstructionScore {
+        if self.blind.psnr >= self.told_channels.psnr {
+            self.blind
+        } else {
+            self.told_channels
+        }
+    }
+}
+
 /// The cloud part's split point of a PrivyNet bundle.
 fn split_point(bundle: &Bundle) -> Result<usize> {
     match bundle.spec.branches.as_slice() {

@@ -122,7 +122,7 @@ pub fn run(args: PrivynetSelectArgs) -> Result<()> {
                 &decoder,
                 args.samples,
             )?;
-            let privacy_loss_psnr = attack.blind.psnr.max(attack.told_channels.psnr);
+            let privacy_loss_psnr = attack.best().psnr;
             let local_parameters = local_parameters(&job.key);
             let local_macs = local_macs(whole, point)?;
             let within_limits = args.max_psnr.is_none_or(|m| privacy_loss_psnr <= m)
