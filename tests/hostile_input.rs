@@ -10,15 +10,9 @@ use std::path::Path;
 
 use amalgam_core::bundle::{DATA_FILE, TRAIN_FILE};
 use amalgam_core::tensors::{Values, read_tensor_file, write_tensor_file};
-use common::{amalgam, arg, entries, stderr, write_idx, write_idx_dataset, write_reviews};
-
-fn fails_with(args: &[&str], needle: &str) {
-    let output = amalgam(args);
-    assert!(!output.status.success(), "expected failure of {args:?}");
-    let err = stderr(&output);
-    assert!(err.contains(needle), "stderr lacks `{needle}`: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-}
+use common::{
+    amalgam, arg, entries, fails_with, stderr, write_idx, write_idx_dataset, write_reviews,
+};
 
 /// A small bundle (`lenet` on 16x16 images, or `bag` on text) in `out/bundle`, key in
 /// `out/key.json`.

@@ -18,6 +18,7 @@ use amalgam_owner::privynet::{
 };
 use amalgam_owner::setup::{OwnerSetup, TrainSettings};
 use common::exactness::assert_bitwise;
+use common::fails_with;
 use indicatif::ProgressBar;
 
 fn settings() -> TrainSettings {
@@ -250,23 +251,11 @@ fn bundle_holds_neither_the_kept_channels_nor_the_local_weights() {
     assert!(spec.contains("\"cloud\""));
 }
 
-/// Runs `amalgam` and asserts it fails with a message containing `needle`.
-fn fails_with(args: &[&str], needle: &str) {
-    let out = common::amalgam(args);
-    assert!(!out.status.success(), "{args:?} succeeded");
-    let err = common::stderr(&out);
-    assert!(err.contains(needle), "{args:?}: {err}");
-}
-
 #[test]
 fn cli_round_trip_and_bad_inputs() {
     let dir = tempfile::tempdir().unwrap();
     let d = |name: &str| common::arg(dir.path(), name);
-    let ok = |args: &[&str]| {
-        let out = common::amalgam(args);
-        assert!(out.status.success(), "{args:?}: {}", common::stderr(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let ok = common::amalgam_ok;
     ok(&[
         "privynet",
         "pretrain",

@@ -12,10 +12,7 @@ use amalgam_owner::data::load_dataset;
 fn attacker_identifies_the_kept_channels_and_reconstructs_better_than_the_mean_image() {
     let dir = tempfile::tempdir().unwrap();
     let d = |name: &str| common::arg(dir.path(), name);
-    let ok = |args: &[&str]| {
-        let out = common::amalgam(args);
-        assert!(out.status.success(), "{args:?}: {}", common::stderr(&out));
-    };
+    let ok = common::amalgam_ok;
     ok(&[
         "privynet",
         "pretrain",

@@ -90,6 +90,23 @@ pub fn amalgam(args: &[&str]) -> Output {
         .expect("the amalgam binary runs")
 }
 
+/// Runs `amalgam` with `args`, asserts it succeeds, and returns its standard output.
+pub fn amalgam_ok(args: &[&str]) -> String {
+    let out = amalgam(args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `amalgam` with `args` and asserts it fails, without a panic, with a message
+/// containing `needle`.
+pub fn fails_with(args: &[&str], needle: &str) {
+    let output = amalgam(args);
+    assert!(!output.status.success(), "expected failure of {args:?}");
+    let err = stderr(&output);
+    assert!(err.contains(needle), "stderr lacks `{needle}`: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 /// Standard error of a run, as text.
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
