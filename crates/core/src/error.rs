@@ -17,6 +17,9 @@ pub enum Error {
     /// An argument is out of range or two inputs disagree.
     #[error("{0}")]
     Invalid(String),
+    /// A network peer is gone, silent past its time limit, or failed authentication.
+    #[error("{0}")]
+    Connection(String),
 }
 
 impl Error {

@@ -13,6 +13,7 @@ pub mod error;
 pub mod files;
 pub mod model;
 pub mod rng;
+pub mod tempo;
 pub mod tensor_stream;
 pub mod tensors;
 pub mod training;

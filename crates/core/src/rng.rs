@@ -40,6 +40,14 @@ pub enum Stream {
     KeptChannels = 14,
     /// PrivyNet: the bundle's random identifier.
     BundleId = 15,
+    /// Tempo: the secret input and output permutations of each offloaded layer (sub-stream:
+    /// layer).
+    TempoLayerPermutations = 16,
+    /// Tempo: the fresh row permutation of each offloaded product (sub-stream: step and
+    /// layer).
+    TempoRowPermutations = 17,
+    /// Tempo: the random vectors of Freivalds' checks (sub-stream: step and layer).
+    FreivaldsVectors = 18,
 }
 
 /// The random stream `stream` of `seed`.

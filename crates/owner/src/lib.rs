@@ -16,4 +16,5 @@ pub mod noise;
 pub mod plain_bundle;
 pub mod privynet;
 pub mod setup;
+pub mod tempo;
 pub mod trained_torch;

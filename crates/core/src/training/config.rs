@@ -56,6 +56,60 @@ pub enum Schedule {
     CosineBatches,
 }
 
+/// What an optimizer needs to be rebuilt elsewhere (Tempo's worker gets this, not the whole
+/// [`TrainConfig`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerSettings {
+    /// The optimizer.
+    pub optimizer: OptimizerKind,
+    /// SGD momentum in [0, 1).
+    pub momentum: f64,
+    /// Weight decay, >= 0.
+    pub weight_decay: f64,
+}
+
+impl OptimizerSettings {
+    /// Checks the ranges [`TrainConfig::validate`] checks.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a momentum outside [0, 1) or a negative or non-finite decay.
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..1.0).contains(&self.momentum)
+            || !(self.weight_decay >= 0.0 && self.weight_decay.is_finite())
+        {
+            return Err(Error::invalid(format!(
+                "momentum must be in [0, 1) and weight decay >= 0, got {} and {}",
+                self.momentum, self.weight_decay
+            )));
+        }
+        Ok(())
+    }
+
+    /// A fresh optimizer (burn's, with PyTorch's conventions: no dampening, epsilon 1e-8).
+    pub fn build(&self) -> ModuleOptimizer {
+        let decay =
+            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        match self.optimizer {
+            OptimizerKind::Sgd => SgdConfig::new()
+                .with_momentum((self.momentum > 0.0).then(|| {
+                    MomentumConfig::new()
+                        .with_momentum(self.momentum)
+                        .with_dampening(0.0)
+                }))
+                .with_weight_decay(decay)
+                .init(),
+            OptimizerKind::Adam => AdamConfig::new()
+                .with_epsilon(1e-8)
+                .with_weight_decay(decay)
+                .init(),
+            OptimizerKind::Adamw => AdamWConfig::new()
+                .with_epsilon(1e-8)
+                .with_weight_decay(self.weight_decay as f32)
+                .init(),
+        }
+    }
+}
+
 /// How to train: everything the cloud needs besides the model and the data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -124,12 +178,7 @@ impl TrainConfig {
                 self.learning_rate
             )));
         }
-        if !(0.0..1.0).contains(&self.momentum) || !(self.weight_decay >= 0.0) {
-            return Err(Error::invalid(format!(
-                "momentum must be in [0, 1) and weight decay >= 0, got {} and {}",
-                self.momentum, self.weight_decay
-            )));
-        }
+        self.optimizer_settings().validate()?;
         if let Schedule::Step { every, gamma } = self.schedule
             && (every == 0 || !(gamma > 0.0 && gamma <= 1.0))
         {
@@ -140,28 +189,18 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// The optimizer's settings alone, without the data's batch order.
+    pub fn optimizer_settings(&self) -> OptimizerSettings {
+        OptimizerSettings {
+            optimizer: self.optimizer,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+        }
+    }
+
     /// A fresh optimizer as configured.
     pub fn build_optimizer(&self) -> ModuleOptimizer {
-        let decay =
-            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
-        match self.optimizer {
-            OptimizerKind::Sgd => SgdConfig::new()
-                .with_momentum((self.momentum > 0.0).then(|| {
-                    MomentumConfig::new()
-                        .with_momentum(self.momentum)
-                        .with_dampening(0.0)
-                }))
-                .with_weight_decay(decay)
-                .init(),
-            OptimizerKind::Adam => AdamConfig::new()
-                .with_epsilon(1e-8)
-                .with_weight_decay(decay)
-                .init(),
-            OptimizerKind::Adamw => AdamWConfig::new()
-                .with_epsilon(1e-8)
-                .with_weight_decay(self.weight_decay as f32)
-                .init(),
-        }
+        self.optimizer_settings().build()
     }
 
     /// The learning rate of every batch of every epoch (`epochs * batches` of them, epoch

@@ -8,7 +8,7 @@ mod crop_flip;
 mod evaluate;
 mod train;
 
-pub use config::{OptimizerKind, Schedule, TRAIN_FORMAT_VERSION, TrainConfig};
+pub use config::{OptimizerKind, OptimizerSettings, Schedule, TRAIN_FORMAT_VERSION, TrainConfig};
 pub use crop_flip::{BatchTransform, CropFlip};
 pub use evaluate::{Evaluation, evaluate, logits};
 pub use train::{BranchedClassifier, EpochLog, TrainState, train};

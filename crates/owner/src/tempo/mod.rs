@@ -1,0 +1,17 @@
+//! Tempo (Xu & Fang, arXiv 2401.11531), the trusted side: the secret permutations, the network
+//! with its trusted (non-linear) steps, the offloaded products and their checks, and the
+//! training loop. The untrusted worker is `amalgam_cloud::tempo`; what both share is
+//! `amalgam_core::tempo`. Details the paper does not give are reconstructed (see
+//! `docs/TEMPO.md`).
+
+mod freivalds;
+pub mod graph;
+pub mod key;
+mod network;
+mod products;
+mod train;
+
+pub use key::{Permutation, TempoKey};
+pub use network::{Norms, TrustedNetwork};
+pub use products::{LocalProducts, Products, RemoteProducts, Traffic};
+pub use train::{TempoState, train};
