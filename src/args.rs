@@ -47,6 +47,12 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::commands::privynet::args::PrivynetCommand,
     },
+    /// Tempo (Xu & Fang 2024): a trusted process offloads the linear algebra to an untrusted
+    /// worker under secret permutations, over an encrypted TCP session.
+    Tempo {
+        #[command(subcommand)]
+        command: crate::commands::tempo::args::TempoCommand,
+    },
 }
 
 /// Kinds of learning task.

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::AuditSweep(a) => commands::audit_sweep::run(a),
         Command::Compare(a) => commands::compare::run(a),
         Command::Privynet { command } => commands::privynet::run(command),
+        Command::Tempo { command } => commands::tempo::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

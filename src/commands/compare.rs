@@ -23,7 +23,8 @@ use crate::commands::privynet::args::{PartChoice, SplitArgs};
 use crate::commands::privynet::attack::attack_bundle;
 use crate::commands::privynet::job::{dir_bytes, run_job as run_privynet};
 use crate::commands::privynet::pretrain::pretrained_or_train;
-use crate::commands::privynet::{load_images, options as privynet_options};
+use crate::commands::load_images;
+use crate::commands::privynet::options as privynet_options;
 use crate::commands::run::{StageSeconds, run_job as run_amalgam};
 
 /// One scheme's row.

@@ -11,4 +11,22 @@ pub mod original_data;
 pub mod privynet;
 pub mod run;
 pub mod shadow;
+pub mod tempo;
 pub mod train;
+
+use amalgam_owner::data::{Dataset, load_dataset};
+use anyhow::{Result, bail};
+
+use crate::args::{DataArgs, Task};
+use crate::progress;
+
+/// Loads the image data set of `data` (PrivyNet and Tempo train image networks only).
+pub fn load_images(data: &DataArgs) -> Result<Dataset> {
+    if data.task != Task::Image {
+        bail!("this scheme trains image networks (MLP, LeNet, ResNet, VGG); --task text is not supported");
+    }
+    let spinner = progress::step("reading the data");
+    let dataset = load_dataset(data.data.as_deref(), data.image_size);
+    spinner.finish_and_clear();
+    Ok(dataset?)
+}

@@ -209,7 +209,7 @@ pub fn run(args: RunArgs) -> Result<()> {
 }
 
 /// Threads of the global rayon pool that burn's CPU kernels and the augmenter use.
-fn rayon_threads() -> usize {
+pub fn rayon_threads() -> usize {
     std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())

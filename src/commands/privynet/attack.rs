@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use super::args::PrivynetAttackArgs;
-use super::load_images;
+use crate::commands::load_images;
 use crate::progress;
 
 /// PSNR and SSIM of reconstructions against the owner's images.

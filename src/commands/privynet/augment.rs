@@ -5,7 +5,8 @@ use amalgam_owner::privynet::{TrainingPart, make_bundle};
 use anyhow::Result;
 
 use super::args::PrivynetAugmentArgs;
-use super::{load_images, options};
+use super::options;
+use crate::commands::load_images;
 use crate::progress;
 
 pub fn run(args: PrivynetAugmentArgs) -> Result<()> {

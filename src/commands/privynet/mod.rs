@@ -13,12 +13,10 @@ mod select;
 use amalgam_core::bundle::Precision;
 use amalgam_core::model::split::feature_channels;
 use amalgam_core::model::{Architecture, ModelSpec};
-use amalgam_owner::data::{Dataset, load_dataset};
 use amalgam_owner::privynet::PrivynetOptions;
 use anyhow::{Result, bail};
 
-use crate::args::{DataArgs, Task, TrainingArgs};
-use crate::progress;
+use crate::args::{Task, TrainingArgs};
 use args::{PrivynetCommand, SplitArgs};
 
 pub fn run(command: PrivynetCommand) -> Result<()> {
@@ -30,17 +28,6 @@ pub fn run(command: PrivynetCommand) -> Result<()> {
         PrivynetCommand::Run(a) => run::run(a),
         PrivynetCommand::Select(a) => select::run(a),
     }
-}
-
-/// Loads the image data set of `data` (PrivyNet splits image networks only).
-pub fn load_images(data: &DataArgs) -> Result<Dataset> {
-    if data.task != Task::Image {
-        bail!("PrivyNet splits image networks (LeNet, ResNet, VGG); --task text is not supported");
-    }
-    let spinner = progress::step("reading the data");
-    let dataset = load_dataset(data.data.as_deref(), data.image_size);
-    spinner.finish_and_clear();
-    Ok(dataset?)
 }
 
 /// Parameters (BatchNorm statistics included) of the key's local part: what the owner stores

@@ -11,7 +11,8 @@ use anyhow::Result;
 use std::path::Path;
 
 use super::args::PretrainArgs;
-use super::{architecture, load_images};
+use super::architecture;
+use crate::commands::load_images;
 use crate::args::TrainingArgs;
 use crate::progress;
 

@@ -18,7 +18,8 @@ use super::args::PrivynetSelectArgs;
 use super::attack::{PrivynetAttackReport, attack_bundle};
 use super::job::{JobCost, run_job};
 use super::pretrain::pretrained_or_train;
-use super::{architecture, load_images, local_parameters};
+use super::{architecture, local_parameters};
+use crate::commands::load_images;
 use crate::plot::{Point, scatter_png};
 use crate::progress;
 

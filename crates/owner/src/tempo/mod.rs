@@ -9,9 +9,11 @@ pub mod graph;
 pub mod key;
 mod network;
 mod products;
+mod session;
 mod train;
 
 pub use key::{Permutation, TempoKey};
 pub use network::{Norms, TrustedNetwork};
 pub use products::{LocalProducts, Products, RemoteProducts, Traffic};
+pub use session::{TempoOutcome, train_alone, train_with_worker};
 pub use train::{TempoState, train};

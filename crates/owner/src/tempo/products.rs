@@ -234,13 +234,12 @@ impl<T: Transport> RemoteProducts<T> {
         &mut self,
         layer: usize,
         what: &str,
-        a: Tensor<2>,
-        b: Tensor<2>,
-        c: Tensor<2>,
+        [a, b, c]: [Tensor<2>; 3],
+        bias: Option<Tensor<1>>,
     ) -> Result<()> {
         let mut rng = self.key.freivalds_rng(self.step, layer);
         self.traffic.checked += 1;
-        freivalds::check(a, b, c, self.rounds, &mut rng).map_err(|e| {
+        freivalds::check(a, b, c, bias, self.rounds, &mut rng).map_err(|e| {
             Error::Connection(format!(
                 "the worker returned a wrong {what} for layer {layer} at step {}: {e}",
                 self.step
@@ -302,11 +301,7 @@ impl<T: Transport> Products for RemoteProducts<T> {
         if let Some(mirror) = &self.mirror {
             let (weight, bias) = (mirror.weight(layer), mirror.bias(layer));
             debug_assert_eq!(weight.dims(), [k, m]);
-            let linear = match bias {
-                Some(b) => product.clone() - b.unsqueeze(),
-                None => product.clone(),
-            };
-            self.check(layer, "product", sent.clone(), weight, linear)?;
+            self.check(layer, "product", [sent.clone(), weight, product.clone()], bias)?;
             self.sent[layer] = Some(sent);
         }
         let key = &self.key.layers[layer];
@@ -353,9 +348,8 @@ impl<T: Transport> Products for RemoteProducts<T> {
             self.check(
                 layer,
                 "weight gradient",
-                sent.transpose(),
-                grad.clone(),
-                weight.clone(),
+                [sent.transpose(), grad.clone(), weight.clone()],
+                None,
             )?;
             let mirror = self
                 .mirror
@@ -366,9 +360,8 @@ impl<T: Transport> Products for RemoteProducts<T> {
                 self.check(
                     layer,
                     "input gradient",
-                    grad.clone(),
-                    w.transpose(),
-                    dx.clone(),
+                    [grad.clone(), w.transpose(), dx.clone()],
+                    None,
                 )?;
             }
             let mirror = self
