@@ -62,7 +62,6 @@ fn train_with<P: Products>(
         &setup.train,
         &ProgressBar::hidden(),
         usize::MAX,
-        |_, _| Ok(()),
     )?;
     Ok((state.weights(&mut products)?, products))
 }

@@ -19,12 +19,12 @@ use serde::Serialize;
 use crate::args::CompareArgs;
 use crate::commands::audit::audit_view;
 use crate::commands::augment::{decoy_images, options, with_decoy_inputs};
+use crate::commands::load_images;
 use crate::commands::privynet::args::{PartChoice, SplitArgs};
 use crate::commands::privynet::attack::attack_bundle;
 use crate::commands::privynet::job::{dir_bytes, run_job as run_privynet};
-use crate::commands::privynet::pretrain::pretrained_or_train;
-use crate::commands::load_images;
 use crate::commands::privynet::options as privynet_options;
+use crate::commands::privynet::pretrain::pretrained_or_train;
 use crate::commands::run::{StageSeconds, run_job as run_amalgam};
 
 /// One scheme's row.

@@ -23,7 +23,9 @@ use crate::progress;
 /// Loads the image data set of `data` (PrivyNet and Tempo train image networks only).
 pub fn load_images(data: &DataArgs) -> Result<Dataset> {
     if data.task != Task::Image {
-        bail!("this scheme trains image networks (MLP, LeNet, ResNet, VGG); --task text is not supported");
+        bail!(
+            "this scheme trains image networks (MLP, LeNet, ResNet, VGG); --task text is not supported"
+        );
     }
     let spinner = progress::step("reading the data");
     let dataset = load_dataset(data.data.as_deref(), data.image_size);

@@ -4,7 +4,8 @@
 //! scheme: [`amalgam`] takes a [`CloudView`] (the bundle, and optionally the trained weights
 //! and the training log) and what the attacker knows on its own ([`Knowledge`]: public
 //! images, shadow bundles it made and keyed itself), and nothing else; [`privynet`] takes a
-//! PrivyNet bundle's features, the published pre-trained network and public images.
+//! PrivyNet bundle's features, the published pre-trained network and public images; [`tempo`]
+//! takes what a Tempo worker saw and public images.
 //!
 //! This crate depends on `amalgam-core` (and burn) only, so it cannot read the owner's key;
 //! the owner scores the results with the key afterwards (the owner crate's `audit` module).
@@ -15,5 +16,6 @@
 
 pub mod amalgam;
 pub mod privynet;
+pub mod tempo;
 
 pub use amalgam::*;

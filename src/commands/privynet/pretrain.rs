@@ -10,10 +10,10 @@ use amalgam_owner::setup::OwnerSetup;
 use anyhow::Result;
 use std::path::Path;
 
-use super::args::PretrainArgs;
 use super::architecture;
-use crate::commands::load_images;
+use super::args::PretrainArgs;
 use crate::args::TrainingArgs;
+use crate::commands::load_images;
 use crate::progress;
 
 /// Trains the whole network of `training` on `public` into the model directory `out`;

@@ -17,8 +17,8 @@ use super::args::PrivynetRunArgs;
 use super::job::{JobCost, JobOutcome, run_job};
 use super::pretrain::pretrained_or_train;
 use super::{architecture, local_parameters, options};
-use crate::commands::load_images;
 use crate::commands::eval::evaluate_dir;
+use crate::commands::load_images;
 use crate::commands::run::{default_out, timed};
 use crate::progress;
 

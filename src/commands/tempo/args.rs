@@ -81,6 +81,10 @@ pub struct TempoTrainArgs {
     /// Output model directory (model.json + model.safetensors; must not exist).
     #[arg(long, value_name = "MODEL_DIR")]
     pub out: PathBuf,
+    /// Continue a run whose worker died from its checkpoint (OUT.checkpoint/, written after
+    /// every epoch), with a worker started afresh.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 #[derive(Args, Debug)]

@@ -8,7 +8,10 @@ mod worker;
 mod worker_process;
 
 use amalgam_owner::data::Dataset;
+use std::path::PathBuf;
+
 use amalgam_owner::setup::OwnerSetup;
+use amalgam_owner::tempo::OffloadOptions;
 use anyhow::Result;
 use args::{OffloadArgs, TempoCommand};
 
@@ -33,7 +36,17 @@ fn setup(data: &Dataset, training: &TrainingArgs) -> Result<OwnerSetup> {
     )?)
 }
 
-/// `--key-seed`, or a random one.
-fn key_seed(offload: &OffloadArgs) -> u64 {
-    offload.key_seed.unwrap_or_else(rand::random)
+/// The trusted process's options: `--key-seed` (or a random one), the Freivalds rounds, and
+/// the checkpoint directory.
+fn offload_options(
+    offload: &OffloadArgs,
+    checkpoint: Option<PathBuf>,
+    resume: bool,
+) -> OffloadOptions {
+    OffloadOptions {
+        key_seed: offload.key_seed.unwrap_or_else(rand::random),
+        rounds: offload.freivalds_rounds,
+        checkpoint,
+        resume,
+    }
 }

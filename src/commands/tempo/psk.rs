@@ -12,7 +12,10 @@ use super::args::PskArgs;
 /// Writes a fresh key to `path` (which must not exist).
 pub fn create(path: &Path) -> Result<[u8; PSK_BYTES]> {
     if path.exists() {
-        bail!("{}: already exists; a new key would lock out its worker", path.display());
+        bail!(
+            "{}: already exists; a new key would lock out its worker",
+            path.display()
+        );
     }
     let mut psk = [0u8; PSK_BYTES];
     rand::rng().fill_bytes(&mut psk);
@@ -25,18 +28,30 @@ pub fn create(path: &Path) -> Result<[u8; PSK_BYTES]> {
 pub fn read(path: &Path) -> Result<[u8; PSK_BYTES]> {
     let bytes = read_at_most(path, 1024)?;
     let text = std::str::from_utf8(&bytes).unwrap_or("").trim();
-    let digits = |i: usize| text.get(2 * i..2 * i + 2).and_then(|d| u8::from_str_radix(d, 16).ok());
+    let digits = |i: usize| {
+        text.get(2 * i..2 * i + 2)
+            .and_then(|d| u8::from_str_radix(d, 16).ok())
+    };
     let mut psk = [0u8; PSK_BYTES];
     for (i, byte) in psk.iter_mut().enumerate() {
         *byte = digits(i)
             .filter(|_| text.len() == 2 * PSK_BYTES)
-            .with_context(|| format!("{}: a key file holds {} hex digits", path.display(), 2 * PSK_BYTES))?;
+            .with_context(|| {
+                format!(
+                    "{}: a key file holds {} hex digits",
+                    path.display(),
+                    2 * PSK_BYTES
+                )
+            })?;
     }
     Ok(psk)
 }
 
 pub fn run(args: PskArgs) -> Result<()> {
     create(&args.out)?;
-    println!("key written to {} (mode 0600); copy it to the worker's machine", args.out.display());
+    println!(
+        "key written to {} (mode 0600); copy it to the worker's machine",
+        args.out.display()
+    );
     Ok(())
 }

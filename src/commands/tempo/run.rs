@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::args::TempoRunArgs;
 use super::worker_process::WorkerProcess;
-use super::{key_seed, psk, setup};
+use super::{offload_options, psk, setup};
 use crate::commands::eval::evaluate_dir;
 use crate::commands::load_images;
 use crate::commands::run::{default_out, rayon_threads};
@@ -67,9 +67,11 @@ pub fn run(args: TempoRunArgs) -> Result<()> {
     let psk_path = dir.join("psk");
     let psk = psk::create(&psk_path)?;
     let worker = WorkerProcess::start(&psk_path, args.offload.timeout)?;
-    let transport = NoiseTcp::connect(&worker.addr, psk, Duration::from_secs(args.offload.timeout))?;
+    let transport =
+        NoiseTcp::connect(&worker.addr, psk, Duration::from_secs(args.offload.timeout))?;
     let bar = progress::batches("Tempo (trusted process + worker)");
-    let tempo = train_with_worker(&setup, &data.train, transport, key_seed(&args.offload), rounds, &bar);
+    let options = offload_options(&args.offload, None, false);
+    let tempo = train_with_worker(&setup, &data.train, transport, &options, &bar);
     bar.finish_and_clear();
     let tempo = tempo?;
     drop(worker);
@@ -99,14 +101,17 @@ pub fn run(args: TempoRunArgs) -> Result<()> {
         optimizer: format!("{:?}", setup.train.optimizer).to_lowercase(),
         learning_rate: setup.train.learning_rate,
         freivalds_rounds: rounds,
-        offloaded_layers: amalgam_owner::tempo::graph::Graph::new(&setup.spec)?.layers.len(),
+        offloaded_layers: amalgam_owner::tempo::graph::Graph::new(&setup.spec)?
+            .layers
+            .len(),
         threads: rayon_threads(),
         plain: evaluate("plain")?,
         tempo: evaluate("tempo")?,
         trusted_alone: evaluate("trusted-alone")?,
         tempo_vs_plain: compare_weights(&tempo.weights, &plain.weights),
         trusted_alone_vs_plain: compare_weights(&alone.weights, &plain.weights),
-        bytes_per_step: (traffic.bytes_sent + traffic.bytes_received) as f64 / traffic.steps.max(1) as f64,
+        bytes_per_step: (traffic.bytes_sent + traffic.bytes_received) as f64
+            / traffic.steps.max(1) as f64,
         traffic,
         seconds: Seconds {
             tempo: tempo.seconds,
@@ -136,16 +141,33 @@ fn print_table(r: &TempoReport, out: &Path) {
         r.threads
     );
     println!();
-    println!("| model                                   | test accuracy | test loss | max abs weight diff vs plain | wall time (s) |");
-    println!("|-----------------------------------------|---------------|-----------|------------------------------|---------------|");
+    println!(
+        "| model                                   | test accuracy | test loss | max abs weight diff vs plain | wall time (s) |"
+    );
+    println!(
+        "|-----------------------------------------|---------------|-----------|------------------------------|---------------|"
+    );
     let s = &r.seconds;
     for (name, e, diff, seconds) in [
         ("plain (one process)", &r.plain, None, s.plain),
-        ("Tempo (trusted process + worker, TCP)", &r.tempo, Some(&r.tempo_vs_plain), s.tempo),
-        ("trusted process alone (TEE-only)", &r.trusted_alone, Some(&r.trusted_alone_vs_plain), s.trusted_alone),
+        (
+            "Tempo (trusted process + worker, TCP)",
+            &r.tempo,
+            Some(&r.tempo_vs_plain),
+            s.tempo,
+        ),
+        (
+            "trusted process alone (TEE-only)",
+            &r.trusted_alone,
+            Some(&r.trusted_alone_vs_plain),
+            s.trusted_alone,
+        ),
     ] {
         let diff = diff.map_or("-".to_string(), |d| format!("{:e}", d.max_abs_diff));
-        println!("| {name:<39} | {:>13.4} | {:>9.4} | {diff:>28} | {seconds:>13.2} |", e.accuracy, e.loss);
+        println!(
+            "| {name:<39} | {:>13.4} | {:>9.4} | {diff:>28} | {seconds:>13.2} |",
+            e.accuracy, e.loss
+        );
     }
     println!();
     let t = &r.traffic;

@@ -6,33 +6,49 @@ use amalgam_core::files::check_new_dir;
 use amalgam_core::tempo::NoiseTcp;
 use amalgam_owner::model_dir::write_model_dir;
 use amalgam_owner::tempo::train_with_worker;
-use anyhow::Result;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
 
 use super::args::TempoTrainArgs;
-use super::{key_seed, psk, setup};
+use super::{offload_options, psk, setup};
 use crate::commands::load_images;
 use crate::progress;
 
 pub fn run(args: TempoTrainArgs) -> Result<()> {
     check_new_dir(&args.out)?;
+    let mut checkpoint = args.out.clone().into_os_string();
+    checkpoint.push(".checkpoint");
+    let checkpoint = PathBuf::from(checkpoint);
+    if !args.resume && checkpoint.exists() {
+        bail!(
+            "{}: a checkpoint of an earlier run is there; pass --resume to continue it, or remove it",
+            checkpoint.display()
+        );
+    }
     let psk = psk::read(&args.psk)?;
     let data = load_images(&args.data)?;
     let setup = setup(&data, &args.training)?;
-    let transport = NoiseTcp::connect(&args.worker, psk, Duration::from_secs(args.offload.timeout))?;
+    let transport =
+        NoiseTcp::connect(&args.worker, psk, Duration::from_secs(args.offload.timeout))?;
     let bar = progress::batches("training with the worker");
     let outcome = train_with_worker(
         &setup,
         &data.train,
         transport,
-        key_seed(&args.offload),
-        args.offload.freivalds_rounds,
+        &offload_options(&args.offload, Some(checkpoint.clone()), args.resume),
         &bar,
     );
     bar.finish_and_clear();
     let outcome = outcome?;
     write_model_dir(&args.out, &setup.spec, &outcome.weights)?;
+    std::fs::remove_dir_all(&checkpoint)
+        .with_context(|| format!("cannot remove {}", checkpoint.display()))?;
     for epoch in &outcome.epochs {
-        println!("epoch {:>3}  {:>7.1} s  loss {:.4}", epoch.epoch, epoch.seconds, epoch.branch_loss[0]);
+        println!(
+            "epoch {:>3}  {:>7.1} s  loss {:.4}",
+            epoch.epoch, epoch.seconds, epoch.branch_loss[0]
+        );
     }
     let t = outcome.traffic;
     println!(

@@ -18,7 +18,14 @@ impl WorkerProcess {
     pub fn start(psk: &Path, timeout_seconds: u64) -> Result<Self> {
         let exe = std::env::current_exe().context("cannot find the amalgam executable")?;
         let mut child = Command::new(exe)
-            .args(["tempo", "worker", "--listen", "127.0.0.1:0", "--sessions", "1"])
+            .args([
+                "tempo",
+                "worker",
+                "--listen",
+                "127.0.0.1:0",
+                "--sessions",
+                "1",
+            ])
             .arg("--psk")
             .arg(psk)
             .args(["--timeout", &timeout_seconds.to_string()])

@@ -1,6 +1,6 @@
 //! The worker's side of the protocol: one [`Message`] in, one reply out.
 
-use amalgam_core::tempo::{Matrix, Message, OffloadedLayers, Transport};
+use amalgam_core::tempo::{Matrix, Message, OffloadedLayers, ProductView, Transport, WorkerView};
 use amalgam_core::{Error, Result};
 use burn::prelude::*;
 
@@ -21,6 +21,8 @@ pub struct Worker {
     fault: Option<Fault>,
     products: usize,
     input_gradients: usize,
+    steps: usize,
+    view: Option<WorkerView>,
 }
 
 impl Worker {
@@ -33,7 +35,29 @@ impl Worker {
             fault: None,
             products: 0,
             input_gradients: 0,
+            steps: 0,
+            view: None,
         }
+    }
+
+    /// The same worker, curious: it keeps what the attacks need (see [`WorkerView`]).
+    pub fn curious(mut self) -> Self {
+        self.view = Some(WorkerView::default());
+        self
+    }
+
+    /// What a curious worker kept, with the layers it holds now (none for an honest one).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if burn cannot read the layers back.
+    pub fn into_view(self) -> Result<Option<WorkerView>> {
+        let Some(mut view) = self.view else {
+            return Ok(None);
+        };
+        if let Some(layers) = &self.layers {
+            view.final_layers = layers.state()?.0;
+        }
+        Ok(Some(view))
     }
 
     /// The same worker, answering wrongly once as `fault` says.
@@ -80,6 +104,18 @@ impl Worker {
                     output.values[0] += 1.0;
                 }
                 self.products += 1;
+                if let Some(view) = self.view.as_mut() {
+                    if layer == 0 {
+                        view.first_layer_inputs.push(input.clone());
+                    }
+                    if self.steps == 0 {
+                        view.first_step.push(ProductView {
+                            layer,
+                            input,
+                            output: output.clone(),
+                        });
+                    }
+                }
                 Message::Product(output)
             }
             Message::Backward {
@@ -106,6 +142,7 @@ impl Worker {
             }
             Message::Step { learning_rate } => {
                 self.layers()?.step(learning_rate);
+                self.steps += 1;
                 Message::Done
             }
             Message::Fetch => {

@@ -6,9 +6,11 @@
 mod layers;
 mod noise_tcp;
 mod transport;
+mod view;
 pub mod wire;
 
 pub use layers::{LayerGradients, OffloadedLayers, affine};
 pub use noise_tcp::{NOISE_PARAMS, NoiseListener, NoiseTcp, PSK_BYTES};
 pub use transport::{InProcess, Transport, in_process_pair};
+pub use view::{ProductView, WorkerView};
 pub use wire::{LayerState, Matrix, Message};

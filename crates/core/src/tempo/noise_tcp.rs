@@ -163,7 +163,11 @@ impl NoiseTcp {
             .write_message(&[], &mut buf)
             .map_err(|e| noise_error(addr, e))?;
         link.write(&chunk(&buf[..n]))?;
-        let reply = link.read_chunk()?;
+        let reply = link.read_chunk().map_err(|e| {
+            Error::Connection(format!(
+                "handshake failed ({e}): the worker holds another pre-shared key, or is not a Tempo worker"
+            ))
+        })?;
         handshake
             .read_message(&reply, &mut buf)
             .map_err(|e| noise_error(addr, e))?;

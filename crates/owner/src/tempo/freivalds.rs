@@ -54,7 +54,11 @@ pub fn check(
         .into_data()
         .try_into_vec::<f32>()
         .expect("amalgam tensors are f32");
-    match values.iter().enumerate().find(|(_, v)| v.is_nan() || **v > 1.0) {
+    match values
+        .iter()
+        .enumerate()
+        .find(|(_, v)| v.is_nan() || **v > 1.0)
+    {
         None => Ok(()),
         Some((row, v)) => Err(format!(
             "row {row} of a [{n}, {m}] product is off by {v:.3e} times the rounding bound"

@@ -4,6 +4,7 @@
 //! `amalgam_core::tempo`. Details the paper does not give are reconstructed (see
 //! `docs/TEMPO.md`).
 
+mod checkpoint;
 mod freivalds;
 pub mod graph;
 pub mod key;
@@ -15,5 +16,5 @@ mod train;
 pub use key::{Permutation, TempoKey};
 pub use network::{Norms, TrustedNetwork};
 pub use products::{LocalProducts, Products, RemoteProducts, Traffic};
-pub use session::{TempoOutcome, train_alone, train_with_worker};
+pub use session::{OffloadOptions, TempoOutcome, train_alone, train_with_worker};
 pub use train::{TempoState, train};

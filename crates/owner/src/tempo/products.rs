@@ -143,21 +143,7 @@ impl<T: Transport> RemoteProducts<T> {
         rounds: usize,
         device: &Device,
     ) -> Result<Self> {
-        let obfuscated: Vec<LayerState> = layers
-            .iter()
-            .zip(&key.layers)
-            .map(|(layer, k)| LayerState {
-                weight: Matrix::from_tensor(permute(
-                    layer.weight.to_tensor(device),
-                    &k.input,
-                    &k.output,
-                )),
-                bias: layer
-                    .bias
-                    .as_ref()
-                    .map(|b| to_vec(k.output.apply(vector(b, device), 0))),
-            })
-            .collect();
+        let obfuscated = obfuscate(layers, &key, device);
         let mirror = (rounds > 0)
             .then(|| {
                 OffloadedLayers::new(settings, &obfuscated, optimizer_state.as_deref(), device)
@@ -183,6 +169,13 @@ impl<T: Transport> RemoteProducts<T> {
             device: device.clone(),
             traffic,
         })
+    }
+
+    /// Continues the row permutations from global step `step` (when resuming after `step`
+    /// optimizer steps).
+    pub fn starting_at(mut self, step: u64) -> Self {
+        self.step = step;
+        self
     }
 
     /// What has been exchanged so far.
@@ -269,6 +262,66 @@ fn exchange(
     Ok(reply)
 }
 
+/// The worker's copies of the plain `layers`: `W' = Qᵀ W R`, `b' = b R`.
+pub fn obfuscate(layers: &[LayerState], key: &TempoKey, device: &Device) -> Vec<LayerState> {
+    layers
+        .iter()
+        .zip(&key.layers)
+        .map(|(layer, k)| LayerState {
+            weight: Matrix::from_tensor(permute(
+                layer.weight.to_tensor(device),
+                &k.input,
+                &k.output,
+            )),
+            bias: layer
+                .bias
+                .as_ref()
+                .map(|b| to_vec(k.output.apply(vector(b, device), 0))),
+        })
+        .collect()
+}
+
+/// The plain layers of the worker's obfuscated `layers` (the inverse of [`obfuscate`]).
+///
+/// # Errors
+/// [`Error::Connection`] when the layers do not have the key's shapes.
+pub fn reveal(layers: &[LayerState], key: &TempoKey, device: &Device) -> Result<Vec<LayerState>> {
+    if layers.len() != key.layers.len() {
+        return Err(Error::Connection(format!(
+            "{} layers where the key has {}",
+            layers.len(),
+            key.layers.len()
+        )));
+    }
+    layers
+        .iter()
+        .zip(&key.layers)
+        .map(|(layer, k)| {
+            let (rows, cols) = (k.input.len(), k.output.len());
+            let w = &layer.weight;
+            if [w.rows, w.cols] != [rows, cols]
+                || layer.bias.as_ref().is_some_and(|b| b.len() != cols)
+            {
+                return Err(Error::Connection(format!(
+                    "a [{}, {}] layer where the key has [{rows}, {cols}]",
+                    w.rows, w.cols
+                )));
+            }
+            Ok(LayerState {
+                weight: Matrix::from_tensor(permute(
+                    w.to_tensor(device),
+                    &k.input.inverse(),
+                    &k.output.inverse(),
+                )),
+                bias: layer
+                    .bias
+                    .as_ref()
+                    .map(|b| to_vec(k.output.inverse().apply(vector(b, device), 0))),
+            })
+        })
+        .collect()
+}
+
 fn unexpected(wanted: &str, reply: &Message) -> Error {
     Error::Connection(format!(
         "the worker answered {reply:.60?} where {wanted} was due"
@@ -301,7 +354,12 @@ impl<T: Transport> Products for RemoteProducts<T> {
         if let Some(mirror) = &self.mirror {
             let (weight, bias) = (mirror.weight(layer), mirror.bias(layer));
             debug_assert_eq!(weight.dims(), [k, m]);
-            self.check(layer, "product", [sent.clone(), weight, product.clone()], bias)?;
+            self.check(
+                layer,
+                "product",
+                [sent.clone(), weight, product.clone()],
+                bias,
+            )?;
             self.sent[layer] = Some(sent);
         }
         let key = &self.key.layers[layer];
@@ -387,29 +445,12 @@ impl<T: Transport> Products for RemoteProducts<T> {
             mirror.step(learning_rate);
         }
         self.step += 1;
-        self.traffic.steps = self.step;
+        self.traffic.steps += 1;
         Ok(())
     }
 
     fn layers(&mut self) -> Result<Vec<LayerState>> {
         let (layers, _) = self.fetch()?;
-        layers
-            .into_iter()
-            .zip(self.key.layers.clone())
-            .map(|(layer, key)| {
-                let weight =
-                    self.matrix(layer.weight, [key.input.len(), key.output.len()], "weight")?;
-                Ok(LayerState {
-                    weight: Matrix::from_tensor(permute(
-                        weight,
-                        &key.input.inverse(),
-                        &key.output.inverse(),
-                    )),
-                    bias: layer
-                        .bias
-                        .map(|b| to_vec(key.output.inverse().apply(vector(&b, &self.device), 0))),
-                })
-            })
-            .collect()
+        reveal(&layers, &self.key, &self.device)
     }
 }

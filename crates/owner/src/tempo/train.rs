@@ -56,11 +56,11 @@ impl TempoState {
 }
 
 /// Trains on `data` as `config` says, from the epoch after the last one in `state.log` up to
-/// `stop_after` (at most `config.epochs`), offloading products to `products`. `on_epoch` sees
-/// the state after each epoch (to checkpoint it).
+/// `stop_after` (at most `config.epochs`), offloading products to `products`; `progress`
+/// advances by one per batch.
 ///
 /// # Errors
-/// The first failure of `products` or `on_epoch`; a batch whose loss is not finite.
+/// The first failure of `products`; a batch whose loss is not finite.
 pub fn train(
     mut state: TempoState,
     products: &mut dyn Products,
@@ -68,7 +68,6 @@ pub fn train(
     config: &TrainConfig,
     progress: &ProgressBar,
     stop_after: usize,
-    mut on_epoch: impl FnMut(&TempoState, &mut dyn Products) -> Result<()>,
 ) -> Result<TempoState> {
     let device = training_device();
     let loss = CrossEntropyLossConfig::new().init(&device);
@@ -76,7 +75,6 @@ pub fn train(
     let (first, last) = (state.log.len(), stop_after.min(config.epochs));
     let mut rates = config.learning_rates(batches).skip(first * batches);
     let image = state.network.image_shape();
-    progress.set_length((last.saturating_sub(first) * batches) as u64);
     for epoch in first..last {
         let start = Instant::now();
         let mut loss_sum = 0.0f64;
@@ -122,7 +120,6 @@ pub fn train(
             log.epoch, config.epochs, log.branch_loss[0]
         ));
         state.log.push(log);
-        on_epoch(&state, products)?;
     }
     Ok(state)
 }

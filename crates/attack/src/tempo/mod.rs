@@ -1,0 +1,13 @@
+//! Tempo: what the worker can recover from its own view ([`amalgam_core::tempo::WorkerView`]):
+//! the links between consecutive layers by exact value matching ([`link_columns`]), a working
+//! copy of a fully connected model ([`chain_layers`]), and the training images' pixel order
+//! from public image statistics ([`pixel_order`]). Known attacks on permutation obfuscation
+//! (see `../shared/docs/related-systems.md`); the implementations are ours.
+
+mod links;
+mod pixels;
+mod reassemble;
+
+pub use links::{ColumnLink, link_columns};
+pub use pixels::{PixelStatistics, pixel_order};
+pub use reassemble::chain_layers;
