@@ -11,10 +11,9 @@ use amalgam_core::bundle::Precision;
 use amalgam_core::model::{Architecture, Weights};
 use amalgam_core::tensors::Values;
 use amalgam_owner::baseline::train_baseline;
-use amalgam_owner::data::Dataset;
+use amalgam_owner::data::{Dataset, TrainingPart};
 use amalgam_owner::privynet::{
-    PrivynetKey, PrivynetOptions, TrainingPart, extract, make_bundle, split_setup,
-    train_in_one_process,
+    PrivynetKey, PrivynetOptions, extract, make_bundle, split_setup, train_in_one_process,
 };
 use amalgam_owner::setup::{OwnerSetup, TrainSettings};
 use common::exactness::assert_bitwise;

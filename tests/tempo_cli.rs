@@ -237,3 +237,36 @@ fn tempo_run_reports_the_three_trainings() {
         "the run's key is removed with its worker"
     );
 }
+
+#[test]
+fn the_curious_worker_links_the_layers_and_puts_the_pixels_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("attack");
+    amalgam_ok(&[
+        "tempo",
+        "attack",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--key-seed",
+        "3",
+        "--out",
+        &path_arg(&out),
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let audit = &report["audit"];
+    for link in audit["links"].as_array().unwrap() {
+        // Units that never fire in the first step cannot be linked; the rest are, rightly.
+        assert!(link["correct"].as_f64().unwrap() > 0.8, "{link}");
+        assert_eq!(link["correct"], link["linked"], "{link}");
+    }
+    let tempo = report["tempo"]["accuracy"].as_f64().unwrap();
+    let own_pixels = audit["chain"]["with_estimated_pixel_order"]["accuracy"]
+        .as_f64()
+        .unwrap();
+    assert!(own_pixels > tempo - 0.05, "{own_pixels} vs {tempo}");
+    assert!(audit["images"]["psnr"].as_f64().unwrap() > 18.0, "{audit}");
+    assert!(out.join("grid.png").is_file());
+}

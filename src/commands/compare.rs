@@ -11,8 +11,8 @@ use amalgam_attack::privynet::DecoderSettings;
 use amalgam_attack::{CloudView, Knowledge};
 use amalgam_core::files::{StagingDir, write_json};
 use amalgam_core::training::Evaluation;
+use amalgam_owner::data::TrainingPart;
 use amalgam_owner::noise::NoiseKind;
-use amalgam_owner::privynet::TrainingPart;
 use anyhow::Result;
 use serde::Serialize;
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use amalgam_owner::privynet::TrainingPart;
+use amalgam_owner::data::TrainingPart;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::args::{DataArgs, TrainingArgs};

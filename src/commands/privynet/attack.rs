@@ -10,8 +10,9 @@ use amalgam_core::files::{StagingDir, write_json};
 use amalgam_core::model::split::{Split, SplitPart, feature_channels};
 use amalgam_core::model::{ImageShape, LocalPart, ModelSpec, Weights, feature_set};
 use amalgam_owner::audit::{psnr, ssim, write_grid};
+use amalgam_owner::data::TrainingPart;
 use amalgam_owner::model_dir::read_model_dir;
-use amalgam_owner::privynet::{PrivynetKey, TrainingPart};
+use amalgam_owner::privynet::PrivynetKey;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 

@@ -1,7 +1,8 @@
 //! `amalgam privynet augment` (owner).
 
+use amalgam_owner::data::TrainingPart;
 use amalgam_owner::model_dir::read_model_dir;
-use amalgam_owner::privynet::{TrainingPart, make_bundle};
+use amalgam_owner::privynet::make_bundle;
 use anyhow::Result;
 
 use super::args::PrivynetAugmentArgs;

@@ -19,6 +19,11 @@ pub enum TempoCommand {
     /// Owner: train with a worker that is already listening (`amalgam tempo worker`), write
     /// the trained model directory.
     Train(TempoTrainArgs),
+    /// The privacy audit: train on the private half of the training split with a curious
+    /// worker (in this process), run its attacks (layer links by exact values, the
+    /// reassembled model, the images' pixel order from the public half), then score them
+    /// with the key: report.json and grid.png.
+    Attack(TempoAttackArgs),
     /// The whole comparison on this machine: start a worker on loopback, train through it,
     /// train the same model plainly and with the trusted process alone, evaluate all three,
     /// print a table and write report.json.
@@ -96,6 +101,20 @@ pub struct TempoRunArgs {
     #[command(flatten)]
     pub offload: OffloadArgs,
     /// Output directory (default: runs/tempo-<time>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct TempoAttackArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
+    /// Seed of the secret permutations.
+    #[arg(long, default_value_t = 1)]
+    pub key_seed: u64,
+    /// Output directory (default: runs/tempo-attack-<time>).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

@@ -1,6 +1,7 @@
 //! `amalgam tempo`: the Tempo scheme's commands.
 
 pub mod args;
+mod attack;
 mod psk;
 mod run;
 mod train;
@@ -23,6 +24,7 @@ pub fn run(command: TempoCommand) -> Result<()> {
         TempoCommand::Worker(a) => worker::run(a),
         TempoCommand::Train(a) => train::run(a),
         TempoCommand::Run(a) => run::run(a),
+        TempoCommand::Attack(a) => attack::run(a),
     }
 }
 

@@ -9,5 +9,5 @@ mod pixels;
 mod reassemble;
 
 pub use links::{ColumnLink, link_columns};
-pub use pixels::{PixelStatistics, pixel_order};
+pub use pixels::{PixelStatistics, correlations, pixel_order, refine_order};
 pub use reassemble::chain_layers;

@@ -4,8 +4,13 @@
 //! permutes with one fixed secret permutation (rows are shuffled afresh each step, which does
 //! not matter here). Each pixel keeps its statistics over the data set (how bright, how
 //! variable, how often exactly zero), so matching the permuted columns' statistics to those of
-//! public images of the same kind, as an assignment problem, puts the pixels back.
+//! public images of the same kind, as an assignment problem, puts most pixels back
+//! ([`pixel_order`]). Pixels also keep their correlations with each other (neighbours move
+//! together), so swapping pairs of placements while that makes the observed correlations
+//! agree better with the public ones ([`refine_order`], a local search on the quadratic
+//! assignment) fixes most of the rest.
 
+use burn::prelude::*;
 use pathfinding::kuhn_munkres::kuhn_munkres_min;
 use pathfinding::matrix::Matrix as CostMatrix;
 
@@ -64,6 +69,54 @@ pub fn pixel_order(observed: &PixelStatistics, public: &PixelStatistics) -> Vec<
         }
     }
     kuhn_munkres_min(&costs).1
+}
+
+/// The correlation matrix `[d, d]` (row-major) of the columns of `samples` `[n, d]`.
+pub fn correlations(samples: &[f32], d: usize, device: &Device) -> Vec<f32> {
+    let n = samples.len() / d;
+    let x = Tensor::<2>::from_data(TensorData::new(samples[..n * d].to_vec(), [n, d]), device);
+    let centred = x.clone() - x.mean_dim(0);
+    let std = centred
+        .clone()
+        .powi_scalar(2)
+        .mean_dim(0)
+        .sqrt()
+        .add_scalar(1e-6);
+    let z = centred / std;
+    let c = z.clone().transpose().matmul(z).div_scalar(n.max(1) as f32);
+    c.into_data().try_into_vec::<f32>().expect("f32")
+}
+
+/// Improves `order` (observed column → public pixel) by swapping pairs of placements while a
+/// swap raises `Σᵢⱼ observed[i][j] · public[order[i]][order[j]]`, the agreement of the two
+/// correlation matrices (`[d, d]`, row-major), for at most `sweeps` passes over all pairs.
+pub fn refine_order(observed: &[f32], public: &[f32], order: &mut [usize], sweeps: usize) {
+    let d = order.len();
+    let o = |i: usize, j: usize| observed[i * d + j];
+    let p = |i: usize, j: usize| public[i * d + j];
+    for _ in 0..sweeps {
+        let mut improved = false;
+        for a in 0..d {
+            for b in a + 1..d {
+                let (pa, pb) = (order[a], order[b]);
+                let mut delta = 0.0f32;
+                for j in 0..d {
+                    if j == a || j == b {
+                        continue;
+                    }
+                    let pj = order[j];
+                    delta += (o(a, j) - o(b, j)) * (p(pb, pj) - p(pa, pj));
+                }
+                if delta > 1e-6 {
+                    order.swap(a, b);
+                    improved = true;
+                }
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
 }
 
 #[cfg(test)]

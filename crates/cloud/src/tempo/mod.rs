@@ -4,4 +4,4 @@
 
 mod worker;
 
-pub use worker::{Fault, Worker, serve};
+pub use worker::{Fault, MAX_KEPT_INPUT_VALUES, Worker, serve};

@@ -4,6 +4,10 @@ use amalgam_core::tempo::{Matrix, Message, OffloadedLayers, ProductView, Transpo
 use amalgam_core::{Error, Result};
 use burn::prelude::*;
 
+/// Most layer-0 input values a curious worker keeps (64 MB of f32): a whole epoch of a small
+/// image set, a few hundred steps of im2col rows.
+pub const MAX_KEPT_INPUT_VALUES: usize = 1 << 24;
+
 /// A wrong answer the worker gives on purpose, to test the trusted process's checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -105,7 +109,8 @@ impl Worker {
                 }
                 self.products += 1;
                 if let Some(view) = self.view.as_mut() {
-                    if layer == 0 {
+                    let kept: usize = view.first_layer_inputs.iter().map(|m| m.values.len()).sum();
+                    if layer == 0 && kept < MAX_KEPT_INPUT_VALUES {
                         view.first_layer_inputs.push(input.clone());
                     }
                     if self.steps == 0 {

@@ -6,6 +6,7 @@ mod embedded;
 mod folder;
 mod idx;
 mod idx_stream;
+mod parts;
 mod source;
 mod text;
 mod text_table;
@@ -18,6 +19,7 @@ use amalgam_core::{Error, Result};
 
 pub use idx::{read_idx_images, read_idx_labels};
 pub use idx_stream::IdxImages;
+pub use parts::TrainingPart;
 pub use source::{CHUNK_SAMPLES, Chunked, SampleSource};
 pub use text::{TEST_EVERY, TextDataset, TextOptions, load_text_dataset};
 pub use text_table::{TextColumns, TextRow, read_text_table};

@@ -3,7 +3,7 @@
 //! frozen local network.
 //!
 //! The owner pre-trains a network on public data ([`crate::baseline`] on the public part, see
-//! [`TrainingPart`]), freezes its first stages (the **local part**, up to the **split
+//! [`crate::data::TrainingPart`]), freezes its first stages (the **local part**, up to the **split
 //! point**), runs them on its private images and keeps a random subset of `D` channels of the
 //! **feature map**. The bundle ([`make_bundle`]) holds only those features, the cloud part's
 //! spec (the remaining stages and the classifier, sized for `D` channels) and its initial
@@ -20,10 +20,8 @@ mod bundle;
 mod extract;
 mod key;
 mod one_process;
-mod parts;
 
 pub use bundle::{PrivynetOptions, as_sent, kept_channels, make_bundle, split_setup};
 pub use extract::extract;
 pub use key::PrivynetKey;
 pub use one_process::train_in_one_process;
-pub use parts::TrainingPart;

@@ -4,6 +4,7 @@
 //! `amalgam_core::tempo`. Details the paper does not give are reconstructed (see
 //! `docs/TEMPO.md`).
 
+pub mod audit;
 mod checkpoint;
 mod freivalds;
 pub mod graph;

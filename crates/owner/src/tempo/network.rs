@@ -265,23 +265,7 @@ impl TrustedNetwork {
     /// The model's weights (PyTorch names) from the plain offloaded `layers` and the
     /// BatchNorm layers.
     pub fn weights(&self, layers: &[LayerState], device: &Device) -> Weights {
-        let mut weights = Weights::new();
-        for (layer, state) in self.graph.layers.iter().zip(layers) {
-            let weight = state.weight.to_tensor(device).transpose();
-            weights.insert(
-                format!("{}.weight", layer.name),
-                HostTensor::f32(
-                    layer.weight_shape.clone(),
-                    Matrix::from_tensor(weight).values,
-                ),
-            );
-            if let Some(b) = &state.bias {
-                weights.insert(
-                    format!("{}.bias", layer.name),
-                    HostTensor::f32(vec![b.len()], b.clone()),
-                );
-            }
-        }
+        let mut weights = offloaded_weights(&self.graph, layers, device);
         for (name, tensor) in weights_of(&self.norms) {
             let rest = name
                 .strip_prefix("norms.")
@@ -292,4 +276,27 @@ impl TrustedNetwork {
         }
         weights
     }
+}
+
+/// The weights (PyTorch names) of the plain offloaded `layers` of `graph` (`W` `[k, m]` back
+/// to `[out, in, ...]`).
+pub fn offloaded_weights(graph: &Graph, layers: &[LayerState], device: &Device) -> Weights {
+    let mut weights = Weights::new();
+    for (layer, state) in graph.layers.iter().zip(layers) {
+        let weight = state.weight.to_tensor(device).transpose();
+        weights.insert(
+            format!("{}.weight", layer.name),
+            HostTensor::f32(
+                layer.weight_shape.clone(),
+                Matrix::from_tensor(weight).values,
+            ),
+        );
+        if let Some(b) = &state.bias {
+            weights.insert(
+                format!("{}.bias", layer.name),
+                HostTensor::f32(vec![b.len()], b.clone()),
+            );
+        }
+    }
+    weights
 }

@@ -5,7 +5,8 @@ use amalgam_core::data::{ImageSet, LabelledSet};
 
 use crate::data::Dataset;
 
-/// Which samples of a data set's training split a PrivyNet step uses. With the defaults,
+/// Which samples of a data set's training split a step uses (the public part an attacker or
+/// a pre-training owns, the private part the owner trains on). With the defaults,
 /// pre-training ([`TrainingPart::FirstHalf`], public) and the owner's job
 /// ([`TrainingPart::SecondHalf`], private) never share a sample; the test split is the
 /// owner's.

@@ -1,0 +1,260 @@
+//! Tempo's privacy audit: the worker's attacks (`amalgam_attack::tempo`, key-blind) run on
+//! what a curious worker kept, then scored here with the key.
+
+use std::path::Path;
+
+use amalgam_attack::tempo::{
+    PixelStatistics, chain_layers, correlations, link_columns, pixel_order, refine_order,
+};
+use amalgam_core::backend::inference_device;
+use amalgam_core::data::ImageSet;
+use amalgam_core::model::{Classifier, ModelSpec};
+use amalgam_core::tempo::{LayerState, Matrix, WorkerView};
+use amalgam_core::training::{Evaluation, evaluate};
+use amalgam_core::{Error, Result};
+use serde::Serialize;
+
+use super::graph::Graph;
+use super::key::TempoKey;
+use super::network::offloaded_weights;
+use crate::audit::{psnr, ssim, write_grid};
+
+/// Passes of the pixel-order local search.
+const REFINE_SWEEPS: usize = 20;
+
+/// How well the worker linked one product's outputs to the next product's inputs.
+#[derive(Serialize, Debug, Clone)]
+pub struct LinkScore {
+    /// The earlier layer.
+    pub from_layer: usize,
+    /// The later layer.
+    pub to_layer: usize,
+    /// Input columns of the later layer.
+    pub columns: usize,
+    /// Share of them the attack linked to some output column.
+    pub linked: f64,
+    /// Share of them linked to the right unit (from the key).
+    pub correct: f64,
+}
+
+/// The worker's reassembled model (fully connected networks).
+#[derive(Serialize, Debug, Clone)]
+pub struct ChainScore {
+    /// Its test accuracy, given the input pixel order and the class order from the key.
+    pub with_input_and_class_order: Evaluation,
+    /// Its test accuracy with the pixel order the worker estimated itself (class order from
+    /// the key).
+    pub with_estimated_pixel_order: Option<Evaluation>,
+}
+
+/// The worker's reconstruction of the training images (a fully connected first layer).
+#[derive(Serialize, Debug, Clone)]
+pub struct PixelScore {
+    /// Pixels per image.
+    pub pixels: usize,
+    /// Share of pixels put at their exact place.
+    pub placed_correctly: f64,
+    /// Images scored (the first step's batch).
+    pub scored_images: usize,
+    /// PSNR of the reconstructions, dB.
+    pub psnr: f64,
+    /// SSIM of the reconstructions.
+    pub ssim: f64,
+}
+
+/// What the worker recovered.
+#[derive(Serialize, Debug, Clone)]
+pub struct TempoAuditReport {
+    /// Consecutive products linked by exact value matching.
+    pub links: Vec<LinkScore>,
+    /// The reassembled model, if the network is fully connected.
+    pub chain: Option<ChainScore>,
+    /// The training images, if the first layer sees whole images.
+    pub images: Option<PixelScore>,
+}
+
+/// Runs the worker's attacks on `view` (with `public` images, the attacker's own) and scores
+/// them with `key`: links for every consecutive pair of products; for a fully connected
+/// network, the reassembled model's accuracy on `test`; for a first layer that sees whole
+/// images, the pixel order and the reconstructed images (grid at `grid`).
+///
+/// # Errors
+/// [`Error::Invalid`] for a view that does not fit the key (another run's), or a grid that
+/// cannot be written.
+pub fn audit(
+    view: &WorkerView,
+    key: &TempoKey,
+    spec: &ModelSpec,
+    public: &ImageSet,
+    test: &ImageSet,
+    grid: &Path,
+) -> Result<TempoAuditReport> {
+    let graph = Graph::new(spec)?;
+    let shapes = graph.product_shapes();
+    if view.first_step.len() < shapes.len() || view.final_layers.len() != shapes.len() {
+        return Err(Error::invalid("the worker's view does not match the model"));
+    }
+    let mut links = Vec::new();
+    let mut all_links = Vec::new();
+    for pair in view.first_step.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let found = link_columns(&a.output, &b.input);
+        let (k_b, m_a) = (shapes[b.layer][0], shapes[a.layer][1]);
+        let per_unit = (k_b / m_a).max(1);
+        let truth = |column: usize| key.layers[b.layer].input.indices()[column] as usize / per_unit;
+        let named = |source: usize| key.layers[a.layer].output.indices()[source] as usize;
+        let linked = found.iter().filter(|l| l.is_some()).count();
+        let correct = found
+            .iter()
+            .enumerate()
+            .filter(|(j, l)| l.is_some_and(|l| named(l.source) == truth(*j)))
+            .count();
+        links.push(LinkScore {
+            from_layer: a.layer,
+            to_layer: b.layer,
+            columns: found.len(),
+            linked: linked as f64 / found.len().max(1) as f64,
+            correct: correct as f64 / found.len().max(1) as f64,
+        });
+        all_links.push(found);
+    }
+    let image = spec
+        .input
+        .image()
+        .ok_or_else(|| Error::invalid("Tempo trains image models only"))?;
+    let whole_images = shapes[0][0] == image.values();
+    let pixel = whole_images.then(|| {
+        let observed = PixelStatistics::of(
+            view.first_layer_inputs.iter().map(|m| m.values.as_slice()),
+            image.values(),
+        );
+        let public_stats = PixelStatistics::of([public.images.as_slice()], image.values());
+        let mut order = pixel_order(&observed, &public_stats);
+        let seen: Vec<f32> = view
+            .first_layer_inputs
+            .iter()
+            .flat_map(|m| m.values.iter().copied())
+            .collect();
+        let device = inference_device();
+        let d = image.values();
+        refine_order(
+            &correlations(&seen, d, &device),
+            &correlations(&public.images, d, &device),
+            &mut order,
+            REFINE_SWEEPS,
+        );
+        order
+    });
+    let chain = chain_layers(&view.final_layers, &all_links)
+        .map(|chained| -> Result<ChainScore> {
+            let given = key.layers[0]
+                .input
+                .indices()
+                .iter()
+                .map(|&i| i as usize)
+                .collect::<Vec<_>>();
+            let classes = key.layers[shapes.len() - 1].output.indices();
+            Ok(ChainScore {
+                with_input_and_class_order: evaluate_chain(&chained, &given, classes, spec, test)?,
+                with_estimated_pixel_order: pixel
+                    .as_ref()
+                    .map(|order| evaluate_chain(&chained, order, classes, spec, test))
+                    .transpose()?,
+            })
+        })
+        .transpose()?;
+    let images = pixel
+        .map(|order| score_images(view, key, &order, image, grid))
+        .transpose()?;
+    Ok(TempoAuditReport {
+        links,
+        chain,
+        images,
+    })
+}
+
+/// The chained model in the original coordinates: its first layer's rows put at the pixels
+/// `pixels[row]`, its last layer's columns at the classes `classes[column]`; evaluated on
+/// `test`.
+fn evaluate_chain(
+    chained: &[LayerState],
+    pixels: &[usize],
+    classes: &[u32],
+    spec: &ModelSpec,
+    test: &ImageSet,
+) -> Result<Evaluation> {
+    let mut layers = chained.to_vec();
+    let first = &mut layers[0].weight;
+    let mut values = vec![0.0f32; first.values.len()];
+    for (row, &pixel) in pixels.iter().enumerate() {
+        values[pixel * first.cols..(pixel + 1) * first.cols]
+            .copy_from_slice(&first.values[row * first.cols..(row + 1) * first.cols]);
+    }
+    first.values = values;
+    let last = layers.last_mut().expect("a chain has layers");
+    let m = last.weight.cols;
+    let mut weight = vec![0.0f32; last.weight.values.len()];
+    for row in 0..last.weight.rows {
+        for (column, &class) in classes.iter().enumerate() {
+            weight[row * m + class as usize] = last.weight.values[row * m + column];
+        }
+    }
+    last.weight.values = weight;
+    if let Some(bias) = &mut last.bias {
+        let mut reordered = vec![0.0f32; m];
+        for (column, &class) in classes.iter().enumerate() {
+            reordered[class as usize] = bias[column];
+        }
+        *bias = reordered;
+    }
+    let device = inference_device();
+    let weights = offloaded_weights(&Graph::new(spec)?, &layers, &device);
+    let classifier = Classifier::new(spec, &weights, &device).map_err(Error::invalid)?;
+    Ok(evaluate(&classifier, test, &device))
+}
+
+/// Places the first step's permuted samples' pixels by `order` (the attack) and by the key,
+/// and scores the first against the second.
+fn score_images(
+    view: &WorkerView,
+    key: &TempoKey,
+    order: &[usize],
+    shape: amalgam_core::model::ImageShape,
+    grid: &Path,
+) -> Result<PixelScore> {
+    let truth = key.layers[0].input.indices();
+    let correct = order
+        .iter()
+        .zip(truth)
+        .filter(|(a, b)| **a == **b as usize)
+        .count();
+    let batch: &Matrix = view
+        .first_layer_inputs
+        .first()
+        .ok_or_else(|| Error::invalid("the worker saw no input"))?;
+    let place = |positions: &mut dyn Iterator<Item = usize>| -> Vec<f32> {
+        let positions: Vec<usize> = positions.collect();
+        batch
+            .values
+            .chunks_exact(batch.cols)
+            .flat_map(|row| {
+                let mut image = vec![0.0f32; batch.cols];
+                for (column, &pixel) in positions.iter().enumerate() {
+                    image[pixel] = row[column];
+                }
+                image
+            })
+            .collect()
+    };
+    let labels = vec![0u8; batch.rows];
+    let attacked = ImageSet::new(shape, place(&mut order.iter().copied()), labels.clone())?;
+    let original = ImageSet::new(shape, place(&mut truth.iter().map(|&i| i as usize)), labels)?;
+    write_grid(grid, &[&original, &attacked], batch.rows.min(8))?;
+    Ok(PixelScore {
+        pixels: order.len(),
+        placed_correctly: correct as f64 / order.len() as f64,
+        scored_images: batch.rows,
+        psnr: psnr(&original, &attacked),
+        ssim: ssim(&original, &attacked),
+    })
+}
