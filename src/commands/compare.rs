@@ -2,7 +2,8 @@
 //!
 //! The data's training split is halved: the second half is the owner's private training set
 //! for every scheme (and the plain model); the first half is public (PrivyNet pre-trains on
-//! it; PrivyNet's attacker trains its decoder on it). The test split is the owner's.
+//! it; PrivyNet's attacker trains its decoder on it; Tempo's worker matches pixel statistics
+//! against it). The test split is the owner's.
 
 use std::path::Path;
 use std::time::Instant;
@@ -13,12 +14,14 @@ use amalgam_core::files::{StagingDir, write_json};
 use amalgam_core::training::Evaluation;
 use amalgam_owner::data::TrainingPart;
 use amalgam_owner::noise::NoiseKind;
+use amalgam_owner::tempo::audit::TempoAuditReport;
 use anyhow::Result;
 use serde::Serialize;
 
 use crate::args::CompareArgs;
 use crate::commands::audit::audit_view;
 use crate::commands::augment::{decoy_images, options, with_decoy_inputs};
+use crate::commands::eval::evaluate_dir;
 use crate::commands::load_images;
 use crate::commands::privynet::args::{PartChoice, SplitArgs};
 use crate::commands::privynet::attack::attack_bundle;
@@ -26,6 +29,8 @@ use crate::commands::privynet::job::{dir_bytes, run_job as run_privynet};
 use crate::commands::privynet::options as privynet_options;
 use crate::commands::privynet::pretrain::pretrained_or_train;
 use crate::commands::run::{StageSeconds, run_job as run_amalgam};
+use crate::commands::tempo;
+use crate::commands::tempo::attack::attacked_run;
 
 /// One scheme's row.
 #[derive(Serialize, Debug)]
@@ -182,6 +187,30 @@ pub fn run(args: CompareArgs) -> Result<()> {
         best_attack_psnr: best.psnr,
     };
 
+    eprintln!("scheme: Tempo");
+    let tempo_dir = dir.join("tempo");
+    std::fs::create_dir(&tempo_dir)?;
+    let tempo_setup = tempo::setup(&private, &args.job.training)?;
+    let (tempo, tempo_audit) = attacked_run(
+        &tempo_setup,
+        &private,
+        &public,
+        opts.key_seed,
+        2,
+        &tempo_dir,
+    )?;
+    let rows_tempo = SchemeRow {
+        scheme: "Tempo".into(),
+        owner_model: evaluate_dir(&tempo_dir.join("tempo"), &private.test, None)?,
+        wall_seconds: tempo.seconds,
+        overhead: tempo.seconds / plain_seconds,
+        bytes_sent: tempo.traffic.bytes_sent,
+        one_time_seconds: 0.0,
+        best_attack: tempo_attack_words(&tempo_audit),
+        best_attack_ssim: tempo_audit.images.as_ref().map_or(f64::NAN, |i| i.ssim),
+        best_attack_psnr: tempo_audit.images.as_ref().map_or(f64::NAN, |i| i.psnr),
+    };
+
     let report = CompareReport {
         dataset: private.name.clone(),
         model: pretrained.0.architecture.name().into(),
@@ -191,12 +220,42 @@ pub fn run(args: CompareArgs) -> Result<()> {
         seed: opts.seed,
         plain: amalgam.plain,
         plain_train_seconds: plain_seconds,
-        schemes: vec![rows_amalgam, rows_privynet],
+        schemes: vec![rows_amalgam, rows_privynet, rows_tempo],
     };
     write_json(&dir.join("compare.json"), &report)?;
     let out = staging.commit()?;
     print_table(&report, &out);
     Ok(())
+}
+
+/// Tempo's audit in words: the layer links, the reassembled model, the images.
+fn tempo_attack_words(audit: &TempoAuditReport) -> String {
+    let correct: f64 =
+        audit.links.iter().map(|l| l.correct).sum::<f64>() / audit.links.len().max(1) as f64;
+    let mut words = format!(
+        "worker's view: {:.0}% of layer inputs linked to the right unit",
+        100.0 * correct
+    );
+    if let Some(chain) = &audit.chain {
+        words += &format!(
+            "; its reassembled model {:.4} accurate",
+            chain
+                .with_estimated_pixel_order
+                .as_ref()
+                .unwrap_or(&chain.with_input_and_class_order)
+                .accuracy
+        );
+    }
+    match &audit.images {
+        Some(images) => {
+            words += &format!(
+                "; {:.0}% of pixels put back",
+                100.0 * images.placed_correctly
+            )
+        }
+        None => words += "; images: not attacked for a convolutional first layer",
+    }
+    words
 }
 
 fn print_table(r: &CompareReport, out: &Path) {

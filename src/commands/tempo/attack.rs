@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use amalgam_cloud::tempo::{Worker, serve};
 use amalgam_core::backend::inference_device;
+use amalgam_core::data::ImageSet;
 use amalgam_core::files::{StagingDir, write_json};
 use amalgam_core::tempo::in_process_pair;
 use amalgam_core::training::Evaluation;
-use amalgam_owner::data::TrainingPart;
+use amalgam_owner::data::{Dataset, TrainingPart};
 use amalgam_owner::model_dir::write_model_dir;
+use amalgam_owner::setup::OwnerSetup;
 use amalgam_owner::tempo::audit::{TempoAuditReport, audit};
 use amalgam_owner::tempo::graph::Graph;
-use amalgam_owner::tempo::{OffloadOptions, TempoKey, train_with_worker};
+use amalgam_owner::tempo::{OffloadOptions, TempoKey, TempoOutcome, train_with_worker};
 use anyhow::{Context, Result, anyhow};
 use serde::Serialize;
 
@@ -50,39 +52,7 @@ pub fn run(args: TempoAttackArgs) -> Result<()> {
     let public = TrainingPart::FirstHalf.of(&data)?;
     let setup = setup(&private, &args.training)?;
 
-    let (owner_end, mut worker_end) = in_process_pair(Duration::from_secs(600));
-    let worker = thread::spawn(move || {
-        let mut worker = Worker::new(&inference_device()).curious();
-        serve(&mut worker, &mut worker_end)?;
-        worker.into_view()
-    });
-    let options = OffloadOptions {
-        key_seed: args.key_seed,
-        rounds: 0,
-        checkpoint: None,
-        resume: false,
-    };
-    let bar = progress::batches("Tempo with a curious worker");
-    let outcome = train_with_worker(&setup, &private.train, owner_end, &options, &bar);
-    bar.finish_and_clear();
-    let outcome = outcome?;
-    let view = worker
-        .join()
-        .map_err(|_| anyhow!("the worker thread panicked"))??
-        .context("a curious worker keeps a view")?;
-    write_model_dir(&dir.join("tempo"), &setup.spec, &outcome.weights)?;
-
-    let spinner = progress::step("attacking");
-    let key = TempoKey::new(args.key_seed, &Graph::new(&setup.spec)?.product_shapes());
-    let audit = audit(
-        &view,
-        &key,
-        &setup.spec,
-        &public.train,
-        &private.test,
-        &dir.join("grid.png"),
-    );
-    spinner.finish_and_clear();
+    let (_, audit) = attacked_run(&setup, &private, &public.train, args.key_seed, 0, &dir)?;
     let report = TempoAttackReport {
         dataset: data.name.clone(),
         model: setup.spec.architecture.name().into(),
@@ -91,12 +61,58 @@ pub fn run(args: TempoAttackArgs) -> Result<()> {
         epochs: setup.train.epochs,
         key_seed: args.key_seed,
         tempo: evaluate_dir(&dir.join("tempo"), &private.test, None)?,
-        audit: audit?,
+        audit,
     };
     write_json(&dir.join("report.json"), &report)?;
     let out = staging.commit()?;
     print_report(&report, &out);
     Ok(())
+}
+
+/// Trains `setup`'s model on `private` with a curious worker in this process (`rounds`
+/// Freivalds rounds), writes the returned model to `dir/tempo`, then runs the worker's
+/// attacks (with `public` images) and scores them with the key (`dir/grid.png`).
+pub fn attacked_run(
+    setup: &OwnerSetup,
+    private: &Dataset,
+    public: &ImageSet,
+    key_seed: u64,
+    rounds: usize,
+    dir: &Path,
+) -> Result<(TempoOutcome, TempoAuditReport)> {
+    let (owner_end, mut worker_end) = in_process_pair(Duration::from_secs(600));
+    let worker = thread::spawn(move || {
+        let mut worker = Worker::new(&inference_device()).curious();
+        serve(&mut worker, &mut worker_end)?;
+        worker.into_view()
+    });
+    let options = OffloadOptions {
+        key_seed,
+        rounds,
+        checkpoint: None,
+        resume: false,
+    };
+    let bar = progress::batches("Tempo with a curious worker");
+    let outcome = train_with_worker(setup, &private.train, owner_end, &options, &bar);
+    bar.finish_and_clear();
+    let outcome = outcome?;
+    let view = worker
+        .join()
+        .map_err(|_| anyhow!("the worker thread panicked"))??
+        .context("a curious worker keeps a view")?;
+    write_model_dir(&dir.join("tempo"), &setup.spec, &outcome.weights)?;
+    let spinner = progress::step("attacking");
+    let key = TempoKey::new(key_seed, &Graph::new(&setup.spec)?.product_shapes());
+    let audit = audit(
+        &view,
+        &key,
+        &setup.spec,
+        public,
+        &private.test,
+        &dir.join("grid.png"),
+    );
+    spinner.finish_and_clear();
+    Ok((outcome, audit?))
 }
 
 fn print_report(r: &TempoAttackReport, out: &Path) {

@@ -1,7 +1,7 @@
 //! `amalgam tempo`: the Tempo scheme's commands.
 
 pub mod args;
-mod attack;
+pub mod attack;
 mod psk;
 mod run;
 mod train;
@@ -29,7 +29,7 @@ pub fn run(command: TempoCommand) -> Result<()> {
 }
 
 /// The model, its initial weights and its training as `training` says.
-fn setup(data: &Dataset, training: &TrainingArgs) -> Result<OwnerSetup> {
+pub fn setup(data: &Dataset, training: &TrainingArgs) -> Result<OwnerSetup> {
     Ok(OwnerSetup::new(
         data,
         training.model(Task::Image).architecture(),
