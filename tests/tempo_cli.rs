@@ -270,3 +270,42 @@ fn the_curious_worker_links_the_layers_and_puts_the_pixels_back() {
     assert!(audit["images"]["psnr"].as_f64().unwrap() > 18.0, "{audit}");
     assert!(out.join("grid.png").is_file());
 }
+
+#[test]
+fn the_curious_worker_solves_the_im2col_jigsaw() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("attack");
+    amalgam_ok(&[
+        "tempo",
+        "attack",
+        "--model",
+        "lenet",
+        "--epochs",
+        "1",
+        "--key-seed",
+        "4",
+        "--out",
+        &path_arg(&out),
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let images = &report["audit"]["images"];
+    assert_eq!(images["attack"], "im2col jigsaw");
+    // Every kernel offset placed (up to a symmetry of the square), and the images back up
+    // to their place in the frame.
+    assert_eq!(
+        images["placed_correctly"].as_f64().unwrap(),
+        1.0,
+        "{images}"
+    );
+    assert!(
+        images["registered_ssim"].as_f64().unwrap() > 0.9,
+        "{images}"
+    );
+    let links = report["audit"]["links"].as_array().unwrap();
+    assert_eq!(
+        links[0]["correct"].as_f64().unwrap(),
+        1.0,
+        "conv1 -> conv2 channels"
+    );
+}

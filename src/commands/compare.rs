@@ -207,8 +207,14 @@ pub fn run(args: CompareArgs) -> Result<()> {
         bytes_sent: tempo.traffic.bytes_sent,
         one_time_seconds: 0.0,
         best_attack: tempo_attack_words(&tempo_audit),
-        best_attack_ssim: tempo_audit.images.as_ref().map_or(f64::NAN, |i| i.ssim),
-        best_attack_psnr: tempo_audit.images.as_ref().map_or(f64::NAN, |i| i.psnr),
+        best_attack_ssim: tempo_audit
+            .images
+            .as_ref()
+            .map_or(f64::NAN, |i| i.registered_ssim),
+        best_attack_psnr: tempo_audit
+            .images
+            .as_ref()
+            .map_or(f64::NAN, |i| i.registered_psnr),
     };
 
     let report = CompareReport {

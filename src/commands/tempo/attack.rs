@@ -150,8 +150,15 @@ fn print_report(r: &TempoAttackReport, out: &Path) {
     }
     if let Some(images) = &r.audit.images {
         println!(
-            "training images: {:.3} of {} pixels placed right; PSNR {:.2} dB, SSIM {:.3} over {} images",
-            images.placed_correctly, images.pixels, images.psnr, images.ssim, images.scored_images
+            "training images ({}): {:.3} of {} positions placed right; PSNR {:.2} dB, SSIM {:.3} over {} images ({:.2} dB, {:.3} registered)",
+            images.attack,
+            images.placed_correctly,
+            images.positions,
+            images.psnr,
+            images.ssim,
+            images.scored_images,
+            images.registered_psnr,
+            images.registered_ssim
         );
     }
     println!("report: {}", out.join("report.json").display());

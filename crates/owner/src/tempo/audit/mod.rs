@@ -1,6 +1,11 @@
 //! Tempo's privacy audit: the worker's attacks (`amalgam_attack::tempo`, key-blind) run on
 //! what a curious worker kept, then scored here with the key.
 
+mod chain;
+mod images;
+
+pub use images::ImageScore;
+
 use std::path::Path;
 
 use amalgam_attack::tempo::{
@@ -8,16 +13,14 @@ use amalgam_attack::tempo::{
 };
 use amalgam_core::backend::inference_device;
 use amalgam_core::data::ImageSet;
-use amalgam_core::model::{Classifier, ModelSpec};
-use amalgam_core::tempo::{LayerState, Matrix, WorkerView};
-use amalgam_core::training::{Evaluation, evaluate};
+use amalgam_core::model::ModelSpec;
+use amalgam_core::tempo::WorkerView;
+use amalgam_core::training::Evaluation;
 use amalgam_core::{Error, Result};
 use serde::Serialize;
 
-use super::graph::Graph;
+use super::graph::{Graph, Op};
 use super::key::TempoKey;
-use super::network::offloaded_weights;
-use crate::audit::{psnr, ssim, write_grid};
 
 /// Passes of the pixel-order local search.
 const REFINE_SWEEPS: usize = 20;
@@ -47,21 +50,6 @@ pub struct ChainScore {
     pub with_estimated_pixel_order: Option<Evaluation>,
 }
 
-/// The worker's reconstruction of the training images (a fully connected first layer).
-#[derive(Serialize, Debug, Clone)]
-pub struct PixelScore {
-    /// Pixels per image.
-    pub pixels: usize,
-    /// Share of pixels put at their exact place.
-    pub placed_correctly: f64,
-    /// Images scored (the first step's batch).
-    pub scored_images: usize,
-    /// PSNR of the reconstructions, dB.
-    pub psnr: f64,
-    /// SSIM of the reconstructions.
-    pub ssim: f64,
-}
-
 /// What the worker recovered.
 #[derive(Serialize, Debug, Clone)]
 pub struct TempoAuditReport {
@@ -69,14 +57,16 @@ pub struct TempoAuditReport {
     pub links: Vec<LinkScore>,
     /// The reassembled model, if the network is fully connected.
     pub chain: Option<ChainScore>,
-    /// The training images, if the first layer sees whole images.
-    pub images: Option<PixelScore>,
+    /// The training images (a first layer that sees whole images, or a single-channel
+    /// convolution's im2col rows).
+    pub images: Option<ImageScore>,
 }
 
 /// Runs the worker's attacks on `view` (with `public` images, the attacker's own) and scores
 /// them with `key`: links for every consecutive pair of products; for a fully connected
 /// network, the reassembled model's accuracy on `test`; for a first layer that sees whole
-/// images, the pixel order and the reconstructed images (grid at `grid`).
+/// images, the pixel order and the reconstructed images; for a single-channel convolution,
+/// the im2col jigsaw's images (grid at `grid`).
 ///
 /// # Errors
 /// [`Error::Invalid`] for a view that does not fit the key (another run's), or a grid that
@@ -155,106 +145,34 @@ pub fn audit(
                 .collect::<Vec<_>>();
             let classes = key.layers[shapes.len() - 1].output.indices();
             Ok(ChainScore {
-                with_input_and_class_order: evaluate_chain(&chained, &given, classes, spec, test)?,
+                with_input_and_class_order: chain::evaluate_chain(
+                    &chained, &given, classes, spec, test,
+                )?,
                 with_estimated_pixel_order: pixel
                     .as_ref()
-                    .map(|order| evaluate_chain(&chained, order, classes, spec, test))
+                    .map(|order| chain::evaluate_chain(&chained, order, classes, spec, test))
                     .transpose()?,
             })
         })
         .transpose()?;
-    let images = pixel
-        .map(|order| score_images(view, key, &order, image, grid))
-        .transpose()?;
+    let first_conv = graph.nodes.get(1).and_then(|node| match node.op {
+        Op::Unfold {
+            kernel,
+            stride: 1,
+            padding,
+        } => Some((kernel, padding)),
+        _ => None,
+    });
+    let images = match (pixel, first_conv) {
+        (Some(order), _) => Some(images::score_pixel_order(view, key, &order, image, grid)?),
+        (None, Some((kernel, padding))) if image.channels == 1 => Some(images::score_jigsaw(
+            view, key, public, kernel, padding, grid,
+        )?),
+        _ => None,
+    };
     Ok(TempoAuditReport {
         links,
         chain,
         images,
-    })
-}
-
-/// The chained model in the original coordinates: its first layer's rows put at the pixels
-/// `pixels[row]`, its last layer's columns at the classes `classes[column]`; evaluated on
-/// `test`.
-fn evaluate_chain(
-    chained: &[LayerState],
-    pixels: &[usize],
-    classes: &[u32],
-    spec: &ModelSpec,
-    test: &ImageSet,
-) -> Result<Evaluation> {
-    let mut layers = chained.to_vec();
-    let first = &mut layers[0].weight;
-    let mut values = vec![0.0f32; first.values.len()];
-    for (row, &pixel) in pixels.iter().enumerate() {
-        values[pixel * first.cols..(pixel + 1) * first.cols]
-            .copy_from_slice(&first.values[row * first.cols..(row + 1) * first.cols]);
-    }
-    first.values = values;
-    let last = layers.last_mut().expect("a chain has layers");
-    let m = last.weight.cols;
-    let mut weight = vec![0.0f32; last.weight.values.len()];
-    for row in 0..last.weight.rows {
-        for (column, &class) in classes.iter().enumerate() {
-            weight[row * m + class as usize] = last.weight.values[row * m + column];
-        }
-    }
-    last.weight.values = weight;
-    if let Some(bias) = &mut last.bias {
-        let mut reordered = vec![0.0f32; m];
-        for (column, &class) in classes.iter().enumerate() {
-            reordered[class as usize] = bias[column];
-        }
-        *bias = reordered;
-    }
-    let device = inference_device();
-    let weights = offloaded_weights(&Graph::new(spec)?, &layers, &device);
-    let classifier = Classifier::new(spec, &weights, &device).map_err(Error::invalid)?;
-    Ok(evaluate(&classifier, test, &device))
-}
-
-/// Places the first step's permuted samples' pixels by `order` (the attack) and by the key,
-/// and scores the first against the second.
-fn score_images(
-    view: &WorkerView,
-    key: &TempoKey,
-    order: &[usize],
-    shape: amalgam_core::model::ImageShape,
-    grid: &Path,
-) -> Result<PixelScore> {
-    let truth = key.layers[0].input.indices();
-    let correct = order
-        .iter()
-        .zip(truth)
-        .filter(|(a, b)| **a == **b as usize)
-        .count();
-    let batch: &Matrix = view
-        .first_layer_inputs
-        .first()
-        .ok_or_else(|| Error::invalid("the worker saw no input"))?;
-    let place = |positions: &mut dyn Iterator<Item = usize>| -> Vec<f32> {
-        let positions: Vec<usize> = positions.collect();
-        batch
-            .values
-            .chunks_exact(batch.cols)
-            .flat_map(|row| {
-                let mut image = vec![0.0f32; batch.cols];
-                for (column, &pixel) in positions.iter().enumerate() {
-                    image[pixel] = row[column];
-                }
-                image
-            })
-            .collect()
-    };
-    let labels = vec![0u8; batch.rows];
-    let attacked = ImageSet::new(shape, place(&mut order.iter().copied()), labels.clone())?;
-    let original = ImageSet::new(shape, place(&mut truth.iter().map(|&i| i as usize)), labels)?;
-    write_grid(grid, &[&original, &attacked], batch.rows.min(8))?;
-    Ok(PixelScore {
-        pixels: order.len(),
-        placed_correctly: correct as f64 / order.len() as f64,
-        scored_images: batch.rows,
-        psnr: psnr(&original, &attacked),
-        ssim: ssim(&original, &attacked),
     })
 }
