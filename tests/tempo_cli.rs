@@ -238,24 +238,29 @@ fn tempo_run_reports_the_three_trainings() {
     );
 }
 
-#[test]
-fn the_curious_worker_links_the_layers_and_puts_the_pixels_back() {
+/// `amalgam tempo attack` on `model` with key seed `key`: its directory and report.
+fn attack_report(model: &str, key: &str) -> (tempfile::TempDir, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("attack");
     amalgam_ok(&[
         "tempo",
         "attack",
         "--model",
-        "mlp",
+        model,
         "--epochs",
         "1",
         "--key-seed",
-        "3",
+        key,
         "--out",
         &path_arg(&out),
     ]);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let report = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    (dir, report)
+}
+
+#[test]
+fn the_curious_worker_links_the_layers_and_puts_the_pixels_back() {
+    let (dir, report) = attack_report("mlp", "3");
     let audit = &report["audit"];
     for link in audit["links"].as_array().unwrap() {
         // Units that never fire in the first step cannot be linked; the rest are, rightly.
@@ -268,27 +273,12 @@ fn the_curious_worker_links_the_layers_and_puts_the_pixels_back() {
         .unwrap();
     assert!(own_pixels > tempo - 0.05, "{own_pixels} vs {tempo}");
     assert!(audit["images"]["psnr"].as_f64().unwrap() > 18.0, "{audit}");
-    assert!(out.join("grid.png").is_file());
+    assert!(dir.path().join("attack/grid.png").is_file());
 }
 
 #[test]
 fn the_curious_worker_solves_the_im2col_jigsaw() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("attack");
-    amalgam_ok(&[
-        "tempo",
-        "attack",
-        "--model",
-        "lenet",
-        "--epochs",
-        "1",
-        "--key-seed",
-        "4",
-        "--out",
-        &path_arg(&out),
-    ]);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let (_dir, report) = attack_report("lenet", "4");
     let images = &report["audit"]["images"];
     assert_eq!(images["attack"], "im2col jigsaw");
     // Every kernel offset placed (up to a symmetry of the square), and the images back up

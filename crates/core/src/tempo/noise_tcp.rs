@@ -28,6 +28,9 @@ use crate::{Error, Result};
 pub const NOISE_PARAMS: &str = "Noise_NNpsk0_25519_ChaChaPoly_BLAKE2s";
 /// Bytes of the pre-shared key.
 pub const PSK_BYTES: usize = 32;
+/// Longest wait for a connecting peer's first handshake message: a peer that connects and
+/// stays silent holds the worker (one session at a time) no longer than this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest Noise message, ciphertext included.
 const NOISE_MAX: usize = 65535;
 /// Poly1305 tag bytes.
@@ -105,11 +108,12 @@ impl NoiseListener {
         let mut link = Link {
             runtime: self.runtime.clone(),
             stream,
-            timeout: self.timeout,
+            timeout: self.timeout.min(HANDSHAKE_TIMEOUT),
             peer,
         };
         let mut buf = vec![0u8; NOISE_MAX];
         let hello = link.read_chunk()?;
+        link.timeout = self.timeout;
         handshake
             .read_message(&hello, &mut buf)
             .map_err(|e| noise_error(&link.peer, e))?;

@@ -411,25 +411,22 @@ impl<T: Transport> Products for RemoteProducts<T> {
             )?;
             let mirror = self
                 .mirror
-                .as_mut()
+                .as_ref()
                 .expect("weight gradients come with a mirror");
+            let (held, has_bias) = (mirror.weight(layer), mirror.bias(layer).is_some());
             if let Some(dx) = &input {
-                let w = mirror.weight(layer);
                 self.check(
                     layer,
                     "input gradient",
-                    [grad.clone(), w.transpose(), dx.clone()],
+                    [grad.clone(), held.transpose(), dx.clone()],
                     None,
                 )?;
             }
-            let mirror = self
-                .mirror
+            let bias = has_bias.then(|| grad.clone().sum_dim(0).reshape([m]));
+            self.mirror
                 .as_mut()
-                .expect("weight gradients come with a mirror");
-            let bias = mirror
-                .bias(layer)
-                .map(|_| grad.clone().sum_dim(0).reshape([m]));
-            mirror.set_gradients(layer, weight, bias)?;
+                .expect("weight gradients come with a mirror")
+                .set_gradients(layer, weight, bias)?;
         }
         Ok(input.map(|dx| permute(dx, &rows.inverse(), &key.input.inverse())))
     }
