@@ -255,11 +255,11 @@ fn tempo_attack_words(audit: &TempoAuditReport) -> String {
     match &audit.images {
         Some(images) => {
             words += &format!(
-                "; {:.0}% of pixels put back",
-                100.0 * images.placed_correctly
+                "; training images by {} (PSNR and SSIM after registering each image's shift)",
+                images.attack
             )
         }
-        None => words += "; images: not attacked for a convolutional first layer",
+        None => words += "; images: not attacked for this first layer",
     }
     words
 }

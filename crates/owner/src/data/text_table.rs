@@ -33,7 +33,7 @@ pub const MAX_TEXT_BYTES: usize = 1 << 20;
 ///
 /// # Errors
 /// [`Error::File`] naming `path` for a malformed table, a missing text or label column, a
-/// row whose text or label is empty, or a text longer than [`MAX_TEXT_BYTES`].
+/// row whose text or label is empty, or a text longer than `MAX_TEXT_BYTES`.
 pub fn read_text_table(bytes: &[u8], path: &Path, columns: &TextColumns) -> Result<Vec<TextRow>> {
     let tab = path
         .to_string_lossy()

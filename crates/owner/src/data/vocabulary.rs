@@ -44,7 +44,7 @@ impl Vocabulary {
     /// by decreasing count (ties by the word), as many as `options` allow.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for a sequence length outside 1 to [`MAX_SEQUENCE_LENGTH`], a vocabulary
+    /// [`Error::Invalid`] for a sequence length outside 1 to `MAX_SEQUENCE_LENGTH`, a vocabulary
     /// size outside 3 to [`MAX_VOCABULARY`], or if the
     /// tokenizer cannot be trained.
     pub fn learn(train_texts: &[&str], options: VocabularyOptions) -> Result<Self> {

@@ -38,7 +38,7 @@ pub struct ImageScore {
     /// SSIM of the reconstructions.
     pub ssim: f64,
     /// PSNR after moving each reconstruction by the integer shift (at most
-    /// [`MAX_REGISTRATION_SHIFT`] pixels each way) that fits its image best: where the attack
+    /// `MAX_REGISTRATION_SHIFT` = 6 pixels each way) that fits its image best: where the attack
     /// got the content right but not its place in the frame, dB.
     pub registered_psnr: f64,
     /// SSIM after the same shifts.
@@ -46,7 +46,7 @@ pub struct ImageScore {
 }
 
 /// Largest shift tried when registering a reconstruction, pixels.
-pub const MAX_REGISTRATION_SHIFT: i64 = 6;
+const MAX_REGISTRATION_SHIFT: i64 = 6;
 
 /// `attacked`, each image moved by the shift that brings it closest to `original`'s.
 fn registered(original: &ImageSet, attacked: &ImageSet) -> ImageSet {
