@@ -11,6 +11,6 @@ mod pixels;
 mod reassemble;
 
 pub use jigsaw::{Piece, assemble, canonical_patches, im2col, kernel_layout};
-pub use links::{ColumnLink, link_columns};
+pub use links::{Between, ColumnLink, link_columns};
 pub use pixels::{PixelStatistics, correlations, pixel_order, refine_order};
 pub use reassemble::chain_layers;

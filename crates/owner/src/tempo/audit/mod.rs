@@ -9,7 +9,7 @@ pub use images::ImageScore;
 use std::path::Path;
 
 use amalgam_attack::tempo::{
-    PixelStatistics, chain_layers, correlations, link_columns, pixel_order, refine_order,
+    Between, PixelStatistics, chain_layers, correlations, link_columns, pixel_order, refine_order,
 };
 use amalgam_core::backend::inference_device;
 use amalgam_core::data::ImageSet;
@@ -88,7 +88,18 @@ pub fn audit(
     let mut all_links = Vec::new();
     for pair in view.first_step.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
-        let found = link_columns(&a.output, &b.input);
+        // Key-blind: whichever model of the step between finds more values.
+        let found = [Between::Copied, Between::NormalizedAtInit { epsilon: 1e-5 }]
+            .into_iter()
+            .map(|between| link_columns(&a.output, &b.input, between))
+            .max_by_key(|links| {
+                links
+                    .iter()
+                    .flatten()
+                    .map(|l| u64::from(l.votes))
+                    .sum::<u64>()
+            })
+            .expect("two models");
         let (k_b, m_a) = (shapes[b.layer][0], shapes[a.layer][1]);
         let per_unit = (k_b / m_a).max(1);
         let truth = |column: usize| key.layers[b.layer].input.indices()[column] as usize / per_unit;
