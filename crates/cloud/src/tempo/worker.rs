@@ -132,7 +132,7 @@ impl Worker {
                 let weight_gradients = self.weight_gradients;
                 let g =
                     self.layers()?
-                        .backward(layer, grad_output.to_tensor(&device), input_grad)?;
+                        .backward(layer, grad_output.into_tensor(&device), input_grad)?;
                 let mut input = g.input.map(Matrix::from_tensor);
                 if let Some(m) = input.as_mut() {
                     if self.fault == Some(Fault::CorruptInputGradient(self.input_gradients)) {

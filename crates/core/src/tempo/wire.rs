@@ -49,10 +49,12 @@ impl Matrix {
 
     /// The matrix as a tensor on `device`.
     pub fn to_tensor(&self, device: &Device) -> Tensor<2> {
-        Tensor::from_data(
-            TensorData::new(self.values.clone(), [self.rows, self.cols]),
-            device,
-        )
+        self.clone().into_tensor(device)
+    }
+
+    /// The matrix as a tensor on `device`, without copying its values first.
+    pub fn into_tensor(self, device: &Device) -> Tensor<2> {
+        Tensor::from_data(TensorData::new(self.values, [self.rows, self.cols]), device)
     }
 }
 

@@ -247,7 +247,7 @@ impl<T: Transport> RemoteProducts<T> {
                 m.rows, m.cols
             )));
         }
-        Ok(m.to_tensor(&self.device))
+        Ok(m.into_tensor(&self.device))
     }
 }
 
