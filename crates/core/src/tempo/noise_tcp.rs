@@ -302,3 +302,80 @@ impl Transport for NoiseTcp {
         self.bytes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener as StdListener, TcpStream as StdStream};
+    use std::thread;
+
+    use super::*;
+
+    const LIMIT: Duration = Duration::from_secs(20);
+
+    /// A loopback relay between a client and `server` that copies everything and changes
+    /// byte `flip` (counted over the client-to-server stream) once, then stops.
+    fn relay(server: SocketAddr, flip: usize) -> (SocketAddr, thread::JoinHandle<()>) {
+        let listener = StdListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = thread::spawn(move || {
+            let (mut client, _) = listener.accept().unwrap();
+            let mut upstream = StdStream::connect(server).unwrap();
+            client.set_read_timeout(Some(LIMIT)).unwrap();
+            upstream.set_read_timeout(Some(LIMIT)).unwrap();
+            let (mut client_back, mut upstream_back) =
+                (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            let down = thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = upstream_back.read(&mut buf) {
+                    if n == 0 || client_back.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+            let (mut seen, mut buf) = (0usize, [0u8; 4096]);
+            while let Ok(n) = client.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if (seen..seen + n).contains(&flip) {
+                    buf[flip - seen] ^= 0x40;
+                }
+                seen += n;
+                if upstream.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            let _ = upstream.shutdown(std::net::Shutdown::Both);
+            let _ = down.join();
+        });
+        (addr, handle)
+    }
+
+    #[test]
+    fn a_tampered_message_ends_the_session_and_an_intact_one_arrives() {
+        let psk = [3u8; PSK_BYTES];
+        let message = Message::Step { learning_rate: 0.5 };
+        // The handshake's first message is 2 + 48 bytes; a byte well after it is in the
+        // first transport message.
+        for (flip, tampered) in [(usize::MAX, false), (80, true)] {
+            let listener = NoiseListener::bind("127.0.0.1:0", psk, LIMIT).unwrap();
+            let (addr, relay) = relay(listener.local_addr().unwrap(), flip);
+            let sent = message.clone();
+            let client = thread::spawn(move || {
+                let mut session = NoiseTcp::connect(&addr.to_string(), psk, LIMIT).unwrap();
+                session.send(&sent).unwrap();
+            });
+            let mut session = listener.accept().unwrap();
+            let received = session.receive();
+            client.join().unwrap();
+            drop(session);
+            relay.join().unwrap();
+            match (tampered, received) {
+                (false, Ok(m)) => assert_eq!(m, message),
+                (true, Err(e)) => assert!(e.to_string().contains("tampered"), "{e}"),
+                (t, other) => panic!("tampered {t}: {other:?}"),
+            }
+        }
+    }
+}
