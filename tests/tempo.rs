@@ -135,13 +135,14 @@ fn the_protocol_without_permutations_is_bitwise_the_trusted_process_alone() {
 
 #[test]
 fn permuted_training_matches_plain_training_to_rounding() {
-    // ResNet-20 takes one step only: after a BatchNorm, the weight gradient is a sum over
+    // ResNet-20 and VGG-11 take one step only: after a BatchNorm, the weight gradient is a sum over
     // every row (sample x position) with heavy cancellation, so the row permutation's new
     // summation order moves it by about 1e-3 of its size, and steps compound it.
     for (architecture, samples) in [
         (Architecture::default_mlp(), 64),
         (Architecture::lenet(), 64),
         (Architecture::resnet20(), 16),
+        (Architecture::vgg11(), 16),
     ] {
         let data = fashion_subset(samples, 16);
         let setup = sgd_setup(&data, architecture.clone());

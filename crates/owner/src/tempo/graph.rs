@@ -2,7 +2,7 @@
 //! layer, and every convolution as a product over im2col rows) is offloaded, and whose other
 //! steps (im2col, reshapes, ReLU, pooling, BatchNorm, residual sums) stay trusted.
 //!
-//! Built from a [`ModelSpec`] for the MLP, LeNet and ResNet; the graph computes what
+//! Built from a [`ModelSpec`] for the MLP, LeNet, ResNet and VGG; the graph computes what
 //! `amalgam_core`'s networks compute, with the same weight names, so the trained layers go back
 //! into an ordinary model.
 
@@ -119,8 +119,12 @@ pub enum Op {
     },
     /// ReLU.
     Relu,
-    /// 2×2 max pooling, stride 2.
-    MaxPool,
+    /// 2×2 max pooling, stride 2; `ceil`: a last, partial window where a side is odd (VGG's
+    /// `ceil_mode`).
+    MaxPool {
+        /// Ceil mode.
+        ceil: bool,
+    },
     /// BatchNorm number `norm` (an index into [`Graph::norms`]).
     Norm(usize),
     /// Sum of two inputs.
@@ -205,7 +209,10 @@ impl Builder {
 
     fn unary(&mut self, op: Op, x: usize) -> usize {
         let shape = match (&op, self.shapes[x]) {
-            (Op::MaxPool, Shape::Map([c, h, w])) => Shape::Map([c, h / 2, w / 2]),
+            (Op::MaxPool { ceil: false }, Shape::Map([c, h, w])) => Shape::Map([c, h / 2, w / 2]),
+            (Op::MaxPool { ceil: true }, Shape::Map([c, h, w])) => {
+                Shape::Map([c, h.div_ceil(2), w.div_ceil(2)])
+            }
             (Op::Flatten, _) => Shape::Matrix(self.width(x)),
             (Op::AveragePool, Shape::Map([c, _, _])) => Shape::Matrix(c),
             (_, s) => s,
@@ -273,8 +280,8 @@ impl Graph {
     /// The graph of `spec`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for an architecture Tempo does not offload (only the MLP, LeNet and
-    /// ResNet are supported), token inputs, or a split network.
+    /// [`Error::Invalid`] for an architecture Tempo does not offload (the MLP, LeNet, ResNet
+    /// and VGG are supported), token inputs, or a split network.
     pub fn new(spec: &ModelSpec) -> Result<Self> {
         let image = spec
             .input
@@ -315,7 +322,7 @@ impl Graph {
                 for (name, c) in [("conv1", *c1), ("conv2", *c2)] {
                     x = b.conv(x, name.into(), c, 5, 1, true);
                     x = b.unary(Op::Relu, x);
-                    x = b.unary(Op::MaxPool, x);
+                    x = b.unary(Op::MaxPool { ceil: false }, x);
                 }
                 x = b.unary(Op::Flatten, x);
                 x = b.linear(x, "fc1", *f1);
@@ -343,9 +350,25 @@ impl Graph {
                 let x = b.unary(Op::AveragePool, x);
                 b.linear(x, "linear", spec.classes);
             }
+            Architecture::Vgg { stages } => {
+                // PyTorch's `features` Sequential: conv, norm, ReLU per conv, a pool per stage.
+                let (mut x, mut index) = (input, 0);
+                for stage in stages {
+                    for &width in stage {
+                        x = b.conv(x, format!("features.{index}"), width, 3, 1, true);
+                        x = b.norm(x, format!("features.{}", index + 1));
+                        x = b.unary(Op::Relu, x);
+                        index += 3;
+                    }
+                    x = b.unary(Op::MaxPool { ceil: true }, x);
+                    index += 1;
+                }
+                let x = b.unary(Op::AveragePool, x);
+                b.linear(x, "classifier", spec.classes);
+            }
             other => {
                 return Err(Error::invalid(format!(
-                    "Tempo offloads the MLP, LeNet and ResNet, not {}",
+                    "Tempo offloads the MLP, LeNet, ResNet and VGG, not {}",
                     other.name()
                 )));
             }
@@ -446,7 +469,12 @@ pub fn run_local(op: &Op, inputs: Vec<Value>, norms: &[BatchNorm]) -> Value {
             Value::Map(t) => Value::Map(relu(t)),
             Value::Matrix(t) => Value::Matrix(relu(t)),
         },
-        Op::MaxPool => Value::Map(MaxPool2dConfig::new([2, 2]).init().forward(next().map())),
+        Op::MaxPool { ceil } => Value::Map(
+            MaxPool2dConfig::new([2, 2])
+                .with_ceil_mode(*ceil)
+                .init()
+                .forward(next().map()),
+        ),
         Op::Norm(i) => Value::Map(norms[*i].forward(next().map())),
         Op::Add => next().add(next()),
         Op::Flatten => Value::Matrix(next().map().flatten(1, 3)),
