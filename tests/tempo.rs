@@ -219,3 +219,66 @@ fn noise_over_loopback_tcp_carries_the_same_training_and_refuses_a_wrong_key() {
     let in_process = remote(&setup, |s| TempoKey::new(9, s), 1, None, &data).unwrap();
     assert_bitwise("Tempo over TCP vs in process", &in_process, &over_tcp);
 }
+
+#[test]
+fn a_damaged_checkpoint_is_refused_never_a_panic() {
+    use amalgam_owner::tempo::{OffloadOptions, train_with_worker};
+    let data = fashion_subset(32, 16);
+    let mut setup = setup(&data, Architecture::resnet20());
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("run.checkpoint");
+    let options = |resume| OffloadOptions {
+        key_seed: 2,
+        rounds: 1,
+        checkpoint: Some(checkpoint.clone()),
+        resume,
+    };
+    let run = |setup: &OwnerSetup, resume| {
+        let (transport, worker) = in_process_worker(None);
+        let outcome = train_with_worker(
+            setup,
+            &data.train,
+            transport,
+            &options(resume),
+            &ProgressBar::hidden(),
+        );
+        // The owner's end is gone either way, so the worker's session ends; the worker must
+        // not have panicked on what it was sent (a damaged checkpoint's state).
+        assert!(worker.join().is_ok(), "the worker panicked");
+        outcome
+    };
+    run(&setup, false).unwrap();
+    setup.train.epochs = 2;
+    let files: Vec<_> = std::fs::read_dir(&checkpoint)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 4, "{files:?}");
+    for file in &files {
+        let original = std::fs::read(file).unwrap();
+        for damage in 0..3 {
+            let damaged = match damage {
+                0 => original[..original.len() / 2].to_vec(),
+                1 => {
+                    let mut d = original.clone();
+                    let at = d.len() / 3;
+                    d[at] ^= 0xff;
+                    d[at + 1] ^= 0x55;
+                    d
+                }
+                _ => b"not a checkpoint".to_vec(),
+            };
+            std::fs::write(file, &damaged).unwrap();
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&setup, true)));
+            let outcome = outcome
+                .unwrap_or_else(|_| panic!("{} damaged ({damage}) panicked", file.display()));
+            match outcome {
+                Err(e) => assert!(!e.to_string().is_empty()),
+                // A changed value can be a legitimate state; a file that is not one cannot.
+                Ok(_) => assert!(damage == 1, "{} accepted damage {damage}", file.display()),
+            }
+            std::fs::write(file, &original).unwrap();
+        }
+    }
+}
