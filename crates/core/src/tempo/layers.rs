@@ -38,7 +38,6 @@ pub struct OffloadedLayers {
     optimizer: ModuleOptimizer,
     inputs: Vec<Option<Tensor<2>>>,
     gradients: GradientsParams,
-    device: Device,
 }
 
 fn invalid(what: String) -> Error {
@@ -100,7 +99,6 @@ impl OffloadedLayers {
             optimizer,
             inputs: vec![None; layers.len()],
             gradients: GradientsParams::new(),
-            device: device.clone(),
         })
     }
 
@@ -255,11 +253,6 @@ impl OffloadedLayers {
             .into_bytes()
             .map_err(|e| invalid(format!("cannot serialise the optimizer state: {e}")))?;
         Ok((layers, bytes.to_vec()))
-    }
-
-    /// The device the layers live on.
-    pub fn device(&self) -> &Device {
-        &self.device
     }
 }
 
