@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod data;
 pub mod error;
 pub mod files;
+pub mod mixnn;
 pub mod model;
 pub mod rng;
 pub mod tempo;

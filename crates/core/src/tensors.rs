@@ -93,9 +93,9 @@ pub struct TensorView<'a> {
     pub values: ValuesView<'a>,
 }
 
-impl TensorView<'_> {
+impl<'a> TensorView<'a> {
     /// The little-endian bytes (a cast, no copy: amalgam builds for little-endian targets).
-    fn bytes(&self) -> &[u8] {
+    fn bytes(&self) -> &'a [u8] {
         match self.values {
             ValuesView::F32(v) => bytemuck::cast_slice(v),
             ValuesView::F16(v) => bytemuck::cast_slice(v),
@@ -128,23 +128,35 @@ pub struct TensorFile {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// The safetensors views of `file`'s tensors and its metadata.
+fn views(
+    file: &TensorFile,
+) -> std::result::Result<
+    (
+        Vec<(String, safetensors::tensor::TensorView<'_>)>,
+        HashMap<String, String>,
+    ),
+    safetensors::SafeTensorError,
+> {
+    let views = file
+        .tensors
+        .iter()
+        .map(|(name, t)| {
+            let t = t.as_view();
+            safetensors::tensor::TensorView::new(t.dtype(), t.shape.clone(), t.bytes())
+                .map(|view| (name.clone(), view))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok((views, file.metadata.clone().into_iter().collect()))
+}
+
 /// Writes `file` to `path` atomically (temporary file + rename).
 ///
 /// # Errors
 /// [`Error::File`] naming `path` if it cannot be written.
 pub fn write_tensor_file(path: &Path, file: &TensorFile) -> Result<()> {
-    let fail = |e: &dyn std::fmt::Display| Error::file(path, format!("cannot write: {e}"));
-    let tensors: Vec<(&String, TensorView<'_>)> =
-        file.tensors.iter().map(|(n, t)| (n, t.as_view())).collect();
-    let views = tensors
-        .iter()
-        .map(|(name, t)| {
-            safetensors::tensor::TensorView::new(t.dtype(), t.shape.clone(), t.bytes())
-                .map(|view| (name.to_string(), view))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| fail(&e))?;
-    let metadata: HashMap<String, String> = file.metadata.clone().into_iter().collect();
+    let (views, metadata) =
+        views(file).map_err(|e| Error::file(path, format!("cannot write: {e}")))?;
     create_atomic(path, PUBLIC_MODE, |_, tmp_path| {
         safetensors::serialize_to_file(views, Some(metadata), tmp_path).map_err(|e| e.to_string())
     })
@@ -172,39 +184,57 @@ pub fn read_tensors(path: &Path, limit: u64, wanted: impl Fn(&str) -> bool) -> R
     // SAFETY: mapped read-only; amalgam replaces files by renaming, never in place.
     let bytes = unsafe { memmap2::Mmap::map(&file) }
         .map_err(|e| Error::file(path, format!("cannot map: {e}")))?;
-    let parsed = SafeTensors::deserialize(&bytes)
-        .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
-    let metadata = header
-        .metadata()
-        .clone()
-        .map(|m| m.into_iter().collect())
-        .unwrap_or_default();
-    let mut tensors = BTreeMap::new();
-    for (name, view) in parsed.tensors() {
-        if !wanted(&name) {
-            continue;
-        }
-        let shape = view.shape().to_vec();
-        let data = view.data();
-        let values = match view.dtype() {
-            Dtype::F32 => Values::F32(bytemuck::pod_collect_to_vec(data)),
-            Dtype::U8 => Values::U8(data.to_vec()),
-            Dtype::U32 => Values::U32(bytemuck::pod_collect_to_vec(data)),
-            other => {
-                return Err(Error::file(
-                    path,
-                    format!("tensor `{name}` has dtype {other:?}; expected F32, U8 or U32"),
-                ));
-            }
-        };
-        tensors.insert(name, HostTensor { shape, values });
-    }
-    Ok(TensorFile { tensors, metadata })
+    TensorFile::parse(&bytes, wanted).map_err(|e| Error::file(path, e))
 }
 
 impl TensorFile {
+    /// The file as safetensors bytes, in memory.
+    ///
+    /// # Errors
+    /// A description if a tensor's shape does not match its values.
+    pub fn to_bytes(&self) -> std::result::Result<Vec<u8>, String> {
+        let (views, metadata) = views(self).map_err(|e| e.to_string())?;
+        safetensors::serialize(views, Some(metadata)).map_err(|e| e.to_string())
+    }
+
+    /// Parses safetensors `bytes`, keeping the tensors whose names `wanted` accepts (the
+    /// others are never copied) and all the metadata. Only F32, U8 and U32 tensors are
+    /// accepted.
+    ///
+    /// # Errors
+    /// A description if the bytes are not safetensors or hold another dtype.
+    pub fn parse(bytes: &[u8], wanted: impl Fn(&str) -> bool) -> std::result::Result<Self, String> {
+        let parsed = SafeTensors::deserialize(bytes)
+            .map_err(|e| format!("not a valid safetensors file: {e}"))?;
+        let (_, header) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| format!("not a valid safetensors file: {e}"))?;
+        let metadata = header
+            .metadata()
+            .clone()
+            .map(|m| m.into_iter().collect())
+            .unwrap_or_default();
+        let mut tensors = BTreeMap::new();
+        for (name, view) in parsed.tensors() {
+            if !wanted(&name) {
+                continue;
+            }
+            let shape = view.shape().to_vec();
+            let data = view.data();
+            let values = match view.dtype() {
+                Dtype::F32 => Values::F32(bytemuck::pod_collect_to_vec(data)),
+                Dtype::U8 => Values::U8(data.to_vec()),
+                Dtype::U32 => Values::U32(bytemuck::pod_collect_to_vec(data)),
+                other => {
+                    return Err(format!(
+                        "tensor `{name}` has dtype {other:?}; expected F32, U8 or U32"
+                    ));
+                }
+            };
+            tensors.insert(name, HostTensor { shape, values });
+        }
+        Ok(TensorFile { tensors, metadata })
+    }
+
     /// Removes and returns the tensor `name`.
     ///
     /// # Errors
