@@ -53,6 +53,12 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::commands::tempo::args::TempoCommand,
     },
+    /// MixNN (Liu et al. 2022): every layer on its own host, activations and gradients in
+    /// fixed-size Sphinx packets through a mix network.
+    Mixnn {
+        #[command(subcommand)]
+        command: crate::commands::mixnn::args::MixnnCommand,
+    },
 }
 
 /// Kinds of learning task.

@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Compare(a) => commands::compare::run(a),
         Command::Privynet { command } => commands::privynet::run(command),
         Command::Tempo { command } => commands::tempo::run(command),
+        Command::Mixnn { command } => commands::mixnn::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,7 @@
 mod augmented_network;
 mod checkpoint;
 mod input_filter;
+pub mod mixnn;
 pub mod tempo;
 mod trainer;
 

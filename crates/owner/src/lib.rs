@@ -11,6 +11,7 @@ pub mod baseline;
 pub mod data;
 pub mod extract;
 pub mod key;
+pub mod mixnn;
 pub mod model_dir;
 pub mod noise;
 pub mod plain_bundle;

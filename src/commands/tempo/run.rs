@@ -14,7 +14,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::args::TempoRunArgs;
-use super::worker_process::WorkerProcess;
+use super::worker_process::start_worker;
 use super::{offload_options, psk, setup};
 use crate::commands::eval::evaluate_dir;
 use crate::commands::load_images;
@@ -66,7 +66,7 @@ pub fn run(args: TempoRunArgs) -> Result<()> {
 
     let psk_path = dir.join("psk");
     let psk = psk::create(&psk_path)?;
-    let worker = WorkerProcess::start(&psk_path, args.offload.timeout)?;
+    let worker = start_worker(&psk_path, args.offload.timeout)?;
     let transport =
         NoiseTcp::connect(&worker.addr, psk, Duration::from_secs(args.offload.timeout))?;
     let bar = progress::batches("Tempo (trusted process + worker)");

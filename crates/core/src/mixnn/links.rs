@@ -198,8 +198,9 @@ impl Links {
 impl Inbox {
     /// The next packet, waiting at most `limit`; `None` if none came.
     pub fn receive(&mut self, limit: Duration) -> Option<Vec<u8>> {
+        let packets = &mut self.packets;
         self.runtime
-            .block_on(timeout(limit, self.packets.recv()))
+            .block_on(async { timeout(limit, packets.recv()).await })
             .ok()
             .flatten()
     }

@@ -1,0 +1,232 @@
+//! A layer host: one layer of the model, driven by the owner's messages. Every chunk it
+//! accepts carries the identifier only the owner could have put in its packet (see
+//! `amalgam_core::mixnn::packet`), and every message it sends goes out through the owner's
+//! reply blocks, so it learns neither its neighbours' addresses nor anything beyond its layer,
+//! its inputs and its output gradients.
+//!
+//! Steps: a `Plan` for step `s` (attempt `a`) applies the update of any earlier step, drops
+//! the gradients of an earlier attempt at `s`, and hands the reply blocks of `(s, a)`; then a
+//! `Forward` gives the activations and a `Backward` the output gradient. Messages that arrive
+//! before their plan wait (a few at most); those of older steps or attempts are dropped.
+
+use amalgam_core::backend::training_device;
+use amalgam_core::mixnn::packet::{Assembler, Chunk, Kind, SESSION_KEY_BYTES, Slot, identifier};
+use amalgam_core::mixnn::sphinx::use_surb;
+use amalgam_core::mixnn::{Message, NodeKey, Processed, SphinxNode};
+use amalgam_core::{Error, Result};
+
+use super::layer::HostLayer;
+use super::serve::{Outgoing, PacketHandler};
+
+/// Messages kept while their step's plan has not arrived.
+const MAX_WAITING: usize = 8;
+
+/// The reply blocks and learning rate of the current step.
+struct Plan {
+    at: (u64, u32),
+    learning_rate: f64,
+    forward: Vec<Vec<u8>>,
+    backward: Vec<Vec<u8>>,
+}
+
+struct Session {
+    key: [u8; SESSION_KEY_BYTES],
+    first: bool,
+    layer: HostLayer,
+    assembler: Assembler,
+    plan: Option<Plan>,
+    pending_step: Option<u64>,
+    waiting: Vec<(Slot, Message)>,
+}
+
+/// A layer host.
+pub struct LayerHost {
+    node: SphinxNode,
+    setups: Assembler,
+    session: Option<Session>,
+}
+
+/// The packets of `message` sent as `slot` with one reply block per packet.
+fn send(slot: Slot, message: &Message, blocks: &[Vec<u8>]) -> Result<Outgoing> {
+    let chunks = Chunk::split(slot, &message.encode(), blocks.len() as u32)?;
+    if chunks.len() > blocks.len() {
+        return Err(Error::invalid(format!(
+            "{slot:?} needs {} packets but the owner gave {} reply blocks",
+            chunks.len(),
+            blocks.len()
+        )));
+    }
+    chunks
+        .iter()
+        .zip(blocks)
+        .map(|(chunk, block)| use_surb(block, &chunk.encode()))
+        .collect()
+}
+
+impl LayerHost {
+    /// A host with `key`, waiting for its first setup.
+    pub fn new(key: NodeKey) -> Self {
+        Self {
+            node: SphinxNode::new(key),
+            setups: Assembler::default(),
+            session: None,
+        }
+    }
+
+    fn setup(&mut self, message: Message) -> Result<Outgoing> {
+        let Message::Setup {
+            layer,
+            optimizer,
+            session_key,
+            first,
+            weights,
+            optimizer_state,
+        } = message
+        else {
+            return Err(Error::invalid("a setup chunk that is not a setup"));
+        };
+        let layer = HostLayer::new(
+            &layer,
+            &weights,
+            &optimizer,
+            optimizer_state.as_deref(),
+            &training_device(),
+        )?;
+        eprintln!("layer host: session started");
+        self.session = Some(Session {
+            key: session_key,
+            first,
+            layer,
+            assembler: Assembler::default(),
+            plan: None,
+            pending_step: None,
+            waiting: Vec::new(),
+        });
+        Ok(Vec::new())
+    }
+}
+
+impl Session {
+    fn dispatch(&mut self, slot: Slot, message: Message) -> Result<Outgoing> {
+        let at = (slot.step, slot.attempt);
+        let current = self.plan.as_ref().map(|p| p.at);
+        match message {
+            Message::Plan {
+                learning_rate,
+                forward,
+                backward,
+            } => {
+                if current.is_some_and(|c| at <= c) {
+                    return Err(Error::invalid(format!("a stale plan for {at:?}")));
+                }
+                match self.pending_step {
+                    Some(s) if s < slot.step => self.layer.apply(),
+                    Some(_) => self.layer.discard(),
+                    None => {}
+                }
+                self.pending_step = None;
+                self.plan = Some(Plan {
+                    at,
+                    learning_rate,
+                    forward,
+                    backward,
+                });
+                self.assembler.retain(|s| s.step >= slot.step);
+                let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
+                    .into_iter()
+                    .filter(|(s, _)| (s.step, s.attempt) >= at)
+                    .partition(|(s, _)| (s.step, s.attempt) == at);
+                self.waiting = later;
+                let mut out = Vec::new();
+                for (s, m) in ready {
+                    out.extend(self.dispatch(s, m)?);
+                }
+                Ok(out)
+            }
+            Message::Forward(_) | Message::Backward(_) if current != Some(at) => {
+                if current.is_some_and(|c| at < c) {
+                    return Err(Error::invalid(format!("{slot:?} of an earlier step dropped")));
+                }
+                if self.waiting.len() >= MAX_WAITING {
+                    return Err(Error::invalid(format!("{slot:?} dropped: too many waiting")));
+                }
+                self.waiting.push((slot, message));
+                Ok(Vec::new())
+            }
+            Message::Forward(input) => {
+                let plan = self.plan.as_ref().expect("matched the current plan");
+                let output = self.layer.forward(&input, !self.first)?;
+                let slot = Slot {
+                    kind: Kind::Forward,
+                    ..slot
+                };
+                send(slot, &Message::Forward(output), &plan.forward)
+            }
+            Message::Backward(grad) => {
+                let plan = self.plan.as_ref().expect("matched the current plan");
+                let input_grad = self.layer.backward(&grad, plan.learning_rate)?;
+                self.pending_step = Some(slot.step);
+                let (kind, reply) = match input_grad {
+                    Some(g) if !self.first => (Kind::Backward, Message::Backward(g)),
+                    _ => (Kind::Stepped, Message::Stepped),
+                };
+                send(Slot { kind, ..slot }, &reply, &plan.backward)
+            }
+            Message::Fetch { replies } => {
+                self.layer.apply();
+                self.pending_step = None;
+                let (weights, optimizer_state) = self.layer.state()?;
+                let state = Message::State {
+                    weights,
+                    optimizer_state,
+                };
+                send(
+                    Slot {
+                        kind: Kind::State,
+                        ..slot
+                    },
+                    &state,
+                    &replies,
+                )
+            }
+            Message::Setup { .. } | Message::Stepped | Message::State { .. } => Err(
+                Error::invalid(format!("{slot:?}: a layer host does not take this message")),
+            ),
+        }
+    }
+}
+
+impl PacketHandler for LayerHost {
+    fn handle(&mut self, packet: &[u8]) -> Result<Outgoing> {
+        let Processed::Final {
+            identifier: id,
+            plaintext,
+        } = self.node.process(packet)?
+        else {
+            return Err(Error::invalid("a layer host does not forward packets"));
+        };
+        let chunk = Chunk::decode(&plaintext)?;
+        if chunk.slot.kind == Kind::Setup {
+            // A setup is accepted from anyone (see docs/MIXNN.md): it starts a new session
+            // whose key authenticates everything after it.
+            return match self.setups.add(chunk)? {
+                Some((_, bytes)) => self.setup(Message::decode(&bytes)?),
+                None => Ok(Vec::new()),
+            };
+        }
+        let session = self
+            .session
+            .as_mut()
+            .ok_or_else(|| Error::invalid("a chunk before any setup"))?;
+        if id != identifier(&session.key, chunk.slot, chunk.index) {
+            return Err(Error::invalid(format!(
+                "{:?}: chunk {} does not carry the session's identifier",
+                chunk.slot, chunk.index
+            )));
+        }
+        match session.assembler.add(chunk)? {
+            Some((slot, bytes)) => session.dispatch(slot, Message::decode(&bytes)?),
+            None => Ok(Vec::new()),
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! `amalgam mixnn`: the MixNN scheme's commands.
+
+pub mod args;
+mod node;
+pub mod nodes;
+mod run;
+mod train;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use amalgam_owner::mixnn::MixnnOptions;
+use anyhow::Result;
+use args::{MixnnCommand, RouteArgs};
+
+pub fn run(command: MixnnCommand) -> Result<()> {
+    match command {
+        MixnnCommand::MixNode(a) => node::mix_node(a),
+        MixnnCommand::LayerHost(a) => node::layer_host(a),
+        MixnnCommand::Train(a) => train::run(a),
+        MixnnCommand::Run(a) => run::run(a),
+    }
+}
+
+/// The owner's options from the command line.
+fn options(route: &RouteArgs, checkpoint: Option<PathBuf>, resume: bool) -> MixnnOptions {
+    MixnnOptions {
+        listen: route.owner_listen.clone(),
+        route_mixes: route.route_mixes,
+        step_timeout: Duration::from_secs(route.step_timeout),
+        retries: route.retries,
+        checkpoint,
+        resume,
+    }
+}
