@@ -58,7 +58,9 @@ fn parse_fault(text: &str) -> Result<amalgam_cloud::mixnn::Fault, String> {
     let (kind, n) = text
         .split_once(':')
         .ok_or("expected tamper:N or replay:N")?;
-    let n: u64 = n.parse().map_err(|_| format!("`{n}` is not a packet number"))?;
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{n}` is not a packet number"))?;
     match kind {
         "tamper" => Ok(Fault::Tamper(n)),
         "replay" => Ok(Fault::Replay(n)),

@@ -18,7 +18,12 @@ pub struct LocalNodes {
 }
 
 /// Starts `amalgam mixnn ROLE` as `dir/NAME.{key,json,log}` with `extra` arguments.
-pub fn start_node(dir: &Path, role: &str, name: &str, extra: &[String]) -> Result<(ChildServer, PathBuf)> {
+pub fn start_node(
+    dir: &Path,
+    role: &str,
+    name: &str,
+    extra: &[String],
+) -> Result<(ChildServer, PathBuf)> {
     let card = dir.join(format!("{name}.json"));
     let log = File::create(dir.join(format!("{name}.log")))
         .with_context(|| format!("cannot create the log of {name}"))?;
@@ -31,7 +36,12 @@ pub fn start_node(dir: &Path, role: &str, name: &str, extra: &[String]) -> Resul
 }
 
 /// Starts `mixes` mix nodes (each with `mix_args`) and `hosts` layer hosts in `dir`.
-pub fn start_local(dir: &Path, mixes: usize, hosts: usize, mix_args: &[String]) -> Result<LocalNodes> {
+pub fn start_local(
+    dir: &Path,
+    mixes: usize,
+    hosts: usize,
+    mix_args: &[String],
+) -> Result<LocalNodes> {
     let mut children = Vec::new();
     let (mut mix_cards, mut host_cards) = (Vec::new(), Vec::new());
     for i in 0..mixes {

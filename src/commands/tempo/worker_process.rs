@@ -21,7 +21,11 @@ pub fn start_worker(psk: &Path, timeout_seconds: u64) -> Result<ChildServer> {
     ]
     .map(Into::into)
     .into_iter()
-    .chain([psk.as_os_str().to_owned(), "--timeout".into(), timeout_seconds.to_string().into()])
+    .chain([
+        psk.as_os_str().to_owned(),
+        "--timeout".into(),
+        timeout_seconds.to_string().into(),
+    ])
     .collect::<Vec<_>>();
     ChildServer::start(&args, Stdio::inherit(), "worker")
 }

@@ -10,7 +10,11 @@
 //! before their plan wait (a few at most); those of older steps or attempts are dropped.
 
 use amalgam_core::backend::training_device;
-use amalgam_core::mixnn::packet::{Assembler, Chunk, Kind, SESSION_KEY_BYTES, Slot, identifier};
+use std::collections::VecDeque;
+
+use amalgam_core::mixnn::packet::{
+    Assembler, Chunk, IDENTIFIER_BYTES, Kind, SESSION_KEY_BYTES, Slot, identifier,
+};
 use amalgam_core::mixnn::sphinx::use_surb;
 use amalgam_core::mixnn::{Message, NodeKey, Processed, SphinxNode};
 use amalgam_core::{Error, Result};
@@ -20,6 +24,9 @@ use super::serve::{Outgoing, PacketHandler};
 
 /// Messages kept while their step's plan has not arrived.
 const MAX_WAITING: usize = 8;
+/// Chunks kept while no session's key vouches for them: routes differ, so the first chunks of
+/// a session may overtake the end of its setup.
+const MAX_EARLY: usize = 64;
 
 /// The reply blocks and learning rate of the current step.
 struct Plan {
@@ -44,6 +51,7 @@ pub struct LayerHost {
     node: SphinxNode,
     setups: Assembler,
     session: Option<Session>,
+    early: VecDeque<([u8; IDENTIFIER_BYTES], Chunk)>,
 }
 
 /// The packets of `message` sent as `slot` with one reply block per packet.
@@ -70,6 +78,7 @@ impl LayerHost {
             node: SphinxNode::new(key),
             setups: Assembler::default(),
             session: None,
+            early: VecDeque::new(),
         }
     }
 
@@ -93,7 +102,7 @@ impl LayerHost {
             &training_device(),
         )?;
         eprintln!("layer host: session started");
-        self.session = Some(Session {
+        let mut session = Session {
             key: session_key,
             first,
             layer,
@@ -101,12 +110,42 @@ impl LayerHost {
             plan: None,
             pending_step: None,
             waiting: Vec::new(),
-        });
-        Ok(Vec::new())
+        };
+        // Chunks that came early and carry the new session's identifiers.
+        let mut out = Vec::new();
+        for (id, chunk) in std::mem::take(&mut self.early) {
+            if id == identifier(&session.key, chunk.slot, chunk.index) {
+                out.extend(session.accept(chunk)?);
+            } else {
+                self.early.push_back((id, chunk));
+            }
+        }
+        self.session = Some(session);
+        Ok(out)
+    }
+
+    /// Keeps `chunk` until a session vouches for it, dropping (and logging) the oldest held.
+    fn hold(&mut self, id: [u8; IDENTIFIER_BYTES], chunk: Chunk) {
+        if self.early.len() >= MAX_EARLY
+            && let Some((_, old)) = self.early.pop_front()
+        {
+            eprintln!(
+                "layer host: rejected packet: {:?} chunk {} never carried a session's identifier",
+                old.slot, old.index
+            );
+        }
+        self.early.push_back((id, chunk));
     }
 }
 
 impl Session {
+    fn accept(&mut self, chunk: Chunk) -> Result<Outgoing> {
+        match self.assembler.add(chunk)? {
+            Some((slot, bytes)) => self.dispatch(slot, Message::decode(&bytes)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
     fn dispatch(&mut self, slot: Slot, message: Message) -> Result<Outgoing> {
         let at = (slot.step, slot.attempt);
         let current = self.plan.as_ref().map(|p| p.at);
@@ -145,10 +184,14 @@ impl Session {
             }
             Message::Forward(_) | Message::Backward(_) if current != Some(at) => {
                 if current.is_some_and(|c| at < c) {
-                    return Err(Error::invalid(format!("{slot:?} of an earlier step dropped")));
+                    return Err(Error::invalid(format!(
+                        "{slot:?} of an earlier step dropped"
+                    )));
                 }
                 if self.waiting.len() >= MAX_WAITING {
-                    return Err(Error::invalid(format!("{slot:?} dropped: too many waiting")));
+                    return Err(Error::invalid(format!(
+                        "{slot:?} dropped: too many waiting"
+                    )));
                 }
                 self.waiting.push((slot, message));
                 Ok(Vec::new())
@@ -214,19 +257,14 @@ impl PacketHandler for LayerHost {
                 None => Ok(Vec::new()),
             };
         }
-        let session = self
-            .session
-            .as_mut()
-            .ok_or_else(|| Error::invalid("a chunk before any setup"))?;
-        if id != identifier(&session.key, chunk.slot, chunk.index) {
-            return Err(Error::invalid(format!(
-                "{:?}: chunk {} does not carry the session's identifier",
-                chunk.slot, chunk.index
-            )));
-        }
-        match session.assembler.add(chunk)? {
-            Some((slot, bytes)) => session.dispatch(slot, Message::decode(&bytes)?),
-            None => Ok(Vec::new()),
+        match &mut self.session {
+            Some(session) if id == identifier(&session.key, chunk.slot, chunk.index) => {
+                session.accept(chunk)
+            }
+            _ => {
+                self.hold(id, chunk);
+                Ok(Vec::new())
+            }
         }
     }
 }

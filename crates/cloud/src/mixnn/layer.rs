@@ -2,7 +2,7 @@
 //! optimizer. The arithmetic is burn's, the very operations whole-model training runs, so the
 //! split model trains bitwise like the whole one (see `docs/MIXNN.md`).
 
-use burn::module::Module;
+use burn::module::{Module, ParamId};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig};
@@ -64,8 +64,11 @@ impl HostLayer {
     ) -> Result<Self> {
         spec.validate()?;
         let expected = spec.parameter_shapes();
-        check_shapes(weights, expected.iter().map(|(n, s)| (n.to_string(), s.as_slice())))
-            .map_err(|e| Error::invalid(format!("layer weights: {e}")))?;
+        check_shapes(
+            weights,
+            expected.iter().map(|(n, s)| (n.to_string(), s.as_slice())),
+        )
+        .map_err(|e| Error::invalid(format!("layer weights: {e}")))?;
         let (module, pool) = match *spec {
             LayerSpec::Dense {
                 inputs, outputs, ..
@@ -86,7 +89,18 @@ impl HostLayer {
             ),
         };
         let mut module = module;
-        set_weights(&mut module, weights).map_err(|e| Error::invalid(format!("layer weights: {e}")))?;
+        set_weights(&mut module, weights)
+            .map_err(|e| Error::invalid(format!("layer weights: {e}")))?;
+        // Fixed parameter ids (weight 0, bias 1), so that a saved optimizer state finds its
+        // parameters again in a layer rebuilt after a restart.
+        let (weight, bias) = match &mut module {
+            LayerModule::Dense(l) => (&mut l.weight.id, l.bias.as_mut().map(|b| &mut b.id)),
+            LayerModule::Conv(c) => (&mut c.weight.id, c.bias.as_mut().map(|b| &mut b.id)),
+        };
+        *weight = ParamId::from(0);
+        if let Some(bias) = bias {
+            *bias = ParamId::from(1);
+        }
         let mut optimizer = settings.build();
         if let Some(bytes) = optimizer_state {
             optimizer = optimizer
@@ -105,7 +119,9 @@ impl HostLayer {
     }
 
     fn module(&self) -> &LayerModule {
-        self.module.as_ref().expect("the module is only taken inside apply")
+        self.module
+            .as_ref()
+            .expect("the module is only taken inside apply")
     }
 
     /// The output `[B, ...]` for `input` `[B, ...]`; keeps what the backward pass needs.
@@ -121,7 +137,12 @@ impl HostLayer {
         let track = |t: Tensor<2>| if input_grad { t.require_grad() } else { t };
         let batch = out_shape[0];
         let (kept_input, output) = match (self.module(), &self.spec) {
-            (LayerModule::Dense(linear), LayerSpec::Dense { inputs, relu: r, .. }) => {
+            (
+                LayerModule::Dense(linear),
+                LayerSpec::Dense {
+                    inputs, relu: r, ..
+                },
+            ) => {
                 let x = track(Tensor::from_data(
                     TensorData::new(values.clone(), [batch, *inputs]),
                     &self.device,
@@ -131,9 +152,13 @@ impl HostLayer {
             }
             (LayerModule::Conv(conv), LayerSpec::Conv { .. }) => {
                 let shape: [usize; 4] = input.shape.clone().try_into().expect("checked rank 4");
-                let x = Tensor::<4>::from_data(TensorData::new(values.clone(), shape), &self.device);
+                let x =
+                    Tensor::<4>::from_data(TensorData::new(values.clone(), shape), &self.device);
                 let x = if input_grad { x.require_grad() } else { x };
-                let pool = self.pool.as_ref().expect("a convolution layer has its pool");
+                let pool = self
+                    .pool
+                    .as_ref()
+                    .expect("a convolution layer has its pool");
                 let y = pool.forward(relu(conv.forward(x.clone())));
                 (Input::Image(x), y.flatten(1, 3))
             }

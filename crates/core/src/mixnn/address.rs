@@ -32,7 +32,9 @@ pub fn encode_address(addr: SocketAddr) -> [u8; 32] {
 pub fn decode_address(bytes: &[u8; 32]) -> Result<SocketAddr> {
     let port = u16::from_be_bytes([bytes[1], bytes[2]]);
     let ip = match bytes[0] {
-        4 => IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(&bytes[3..7]).expect("4 bytes"))),
+        4 => IpAddr::V4(Ipv4Addr::from(
+            <[u8; 4]>::try_from(&bytes[3..7]).expect("4 bytes"),
+        )),
         6 => IpAddr::V6(Ipv6Addr::from(
             <[u8; 16]>::try_from(&bytes[3..19]).expect("16 bytes"),
         )),

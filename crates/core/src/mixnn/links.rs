@@ -136,7 +136,12 @@ async fn read_packets(
     }
 }
 
-async fn write_packets(to: SocketAddr, mut queue: mpsc::Receiver<Vec<u8>>, sent: Arc<AtomicU64>, name: String) {
+async fn write_packets(
+    to: SocketAddr,
+    mut queue: mpsc::Receiver<Vec<u8>>,
+    sent: Arc<AtomicU64>,
+    name: String,
+) {
     let mut stream: Option<TcpStream> = None;
     while let Some(packet) = queue.recv().await {
         // One retry on a fresh connection: the peer may have restarted.

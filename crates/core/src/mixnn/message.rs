@@ -278,9 +278,7 @@ impl Reader {
                     session_key,
                     first,
                     weights: self.weights()?,
-                    optimizer_state: resume
-                        .then(|| self.bytes("optimizer_state"))
-                        .transpose()?,
+                    optimizer_state: resume.then(|| self.bytes("optimizer_state")).transpose()?,
                 }
             }
             Header::Plan {

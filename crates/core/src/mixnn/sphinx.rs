@@ -60,7 +60,9 @@ impl SphinxNode {
         let bad = |what: String| Error::invalid(format!("packet refused: {what}"));
         check_packet_length(bytes)?;
         let packet = SphinxPacket::from_bytes(bytes).map_err(|e| bad(e.to_string()))?;
-        let secret = packet.header.compute_expanded_shared_secret(&self.key.secret);
+        let secret = packet
+            .header
+            .compute_expanded_shared_secret(&self.key.secret);
         packet
             .header
             .ensure_header_integrity(&secret)
@@ -70,7 +72,9 @@ impl SphinxNode {
             return Err(bad("replayed (seen before)".into()));
         }
         if self.seen.len() >= MAX_REPLAY_TAGS {
-            return Err(bad("replay memory full; restart the node with a fresh key".into()));
+            return Err(bad(
+                "replay memory full; restart the node with a fresh key".into()
+            ));
         }
         self.seen.insert(tag);
         let processed = packet

@@ -65,7 +65,10 @@ pub fn save(dir: &Path, run: &str, log: &[EpochLog], layers: &[LayerCheckpoint])
         };
         file.tensors.insert(
             "optimizer_state".into(),
-            HostTensor::u8(vec![layer.optimizer_state.len()], layer.optimizer_state.clone()),
+            HostTensor::u8(
+                vec![layer.optimizer_state.len()],
+                layer.optimizer_state.clone(),
+            ),
         );
         write_tensor_file(&layer_file(dir, i), &file)?;
     }

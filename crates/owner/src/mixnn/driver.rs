@@ -49,11 +49,18 @@ impl Driver {
     ///
     /// # Errors
     /// [`Error::Connection`] if `listen` cannot be bound.
-    pub fn new(listen: &str, router: Router, hosts: Vec<(Node, std::net::SocketAddr)>) -> Result<Self> {
+    pub fn new(
+        listen: &str,
+        router: Router,
+        hosts: Vec<(Node, std::net::SocketAddr)>,
+    ) -> Result<Self> {
         let (links, inbox, address) = links::listen(listen, "owner")?;
         let key = NodeKey::random();
         let me = Endpoint {
-            node: Node::new(amalgam_core::mixnn::address::node_address(address), key.public),
+            node: Node::new(
+                amalgam_core::mixnn::address::node_address(address),
+                key.public,
+            ),
             address,
             key: rand::random(),
         };

@@ -30,7 +30,11 @@ pub fn host_plans(spec: &ModelSpec) -> Result<Vec<HostPlan>> {
             outputs,
             relu,
         },
-        prefix: if prefix.is_empty() { format!("layers.{i}") } else { prefix },
+        prefix: if prefix.is_empty() {
+            format!("layers.{i}")
+        } else {
+            prefix
+        },
     };
     match &spec.architecture {
         Architecture::Mlp { hidden } => {

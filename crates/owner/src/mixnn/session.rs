@@ -96,7 +96,11 @@ struct Run<'a> {
 
 /// Packets every activation and gradient message is padded to: enough for the largest.
 fn data_packets(plans: &[HostPlan], setup: &OwnerSetup) -> Result<u32> {
-    let image = setup.spec.input.image().expect("host_plans takes images only");
+    let image = setup
+        .spec
+        .input
+        .image()
+        .expect("host_plans takes images only");
     let mut shape = vec![1, image.channels, image.height, image.width];
     let mut widest = image.values();
     for p in plans {
@@ -125,30 +129,41 @@ impl Run<'_> {
         ))
     }
 
-    /// Sets every host up with its layer (and optimizer state when resuming) for step `step`.
-    fn set_up(&mut self, step: u64, layers: &[LayerCheckpoint], fresh: bool) -> Result<()> {
-        for (i, (plan, layer)) in self.plans.iter().zip(layers).enumerate() {
-            self.driver.renew_host_key(i);
-            let message = Message::Setup {
-                layer: plan.layer.clone(),
-                optimizer: self.setup.train.optimizer_settings(),
-                session_key: self.driver.host_key(i),
-                first: i == 0,
-                weights: layer.weights.clone(),
-                optimizer_state: (!fresh).then(|| layer.optimizer_state.clone()),
-            };
-            let slot = Slot {
-                kind: Kind::Setup,
-                step,
-                attempt: 0,
-            };
-            self.driver.send(To::Host(i), slot, &message, 1)?;
-        }
-        Ok(())
+    /// Sets host `i` up with `layer` (and its optimizer state unless `fresh`) for step `step`,
+    /// under a fresh session key.
+    fn set_up(
+        &mut self,
+        i: usize,
+        step: u64,
+        attempt: u32,
+        layer: &LayerCheckpoint,
+        fresh: bool,
+    ) -> Result<()> {
+        self.driver.renew_host_key(i);
+        let message = Message::Setup {
+            layer: self.plans[i].layer.clone(),
+            optimizer: self.setup.train.optimizer_settings(),
+            session_key: self.driver.host_key(i),
+            first: i == 0,
+            weights: layer.weights.clone(),
+            optimizer_state: (!fresh).then(|| layer.optimizer_state.clone()),
+        };
+        let slot = Slot {
+            kind: Kind::Setup,
+            step,
+            attempt,
+        };
+        self.driver.send(To::Host(i), slot, &message, 1)
     }
 
-    /// Every host's layer and optimizer state (pending updates applied first).
-    fn fetch(&mut self, step: u64, epochs_done: usize) -> Result<Vec<LayerCheckpoint>> {
+    /// Every host's layer and optimizer state (pending updates applied first). With
+    /// `setups`, each host is first set up with its layer (again, on every attempt at it).
+    fn fetch(
+        &mut self,
+        step: u64,
+        epochs_done: usize,
+        setups: Option<(&[LayerCheckpoint], bool)>,
+    ) -> Result<Vec<LayerCheckpoint>> {
         let n = self.plans.len();
         let mut got: Vec<Option<LayerCheckpoint>> = (0..n).map(|_| None).collect();
         for _ in 0..self.attempts() {
@@ -163,11 +178,20 @@ impl Run<'_> {
             };
             let missing: Vec<usize> = (0..n).filter(|&i| got[i].is_none()).collect();
             for &i in &missing {
-                let replies =
-                    self.driver
-                        .reply_blocks(To::Owner, slot(i, Kind::State), self.state_packets[i])?;
-                self.driver
-                    .send(To::Host(i), slot(i, Kind::Fetch), &Message::Fetch { replies }, 1)?;
+                if let Some((layers, fresh)) = setups {
+                    self.set_up(i, step, round, &layers[i], fresh)?;
+                }
+                let replies = self.driver.reply_blocks(
+                    To::Owner,
+                    slot(i, Kind::State),
+                    self.state_packets[i],
+                )?;
+                self.driver.send(
+                    To::Host(i),
+                    slot(i, Kind::Fetch),
+                    &Message::Fetch { replies },
+                    1,
+                )?;
             }
             for &i in &missing {
                 if let Some(Message::State {
@@ -210,7 +234,11 @@ impl Run<'_> {
                 attempt,
             };
             for i in 0..n {
-                let to_next = if i + 1 < n { To::Host(i + 1) } else { To::Owner };
+                let to_next = if i + 1 < n {
+                    To::Host(i + 1)
+                } else {
+                    To::Owner
+                };
                 let (to_previous, back) = if i > 0 {
                     (To::Host(i - 1), Kind::Backward)
                 } else {
@@ -223,14 +251,23 @@ impl Run<'_> {
                 };
                 self.driver.send(To::Host(i), slot(Kind::Plan), &plan, 1)?;
             }
-            self.driver
-                .send(To::Host(0), slot(Kind::Forward), &Message::Forward(input.clone()), p)?;
+            self.driver.send(
+                To::Host(0),
+                slot(Kind::Forward),
+                &Message::Forward(input.clone()),
+                p,
+            )?;
             let timeout = self.options.step_timeout;
-            if let Some(Message::Forward(logits)) = self.driver.wait_for(slot(Kind::Forward), timeout)
+            if let Some(Message::Forward(logits)) =
+                self.driver.wait_for(slot(Kind::Forward), timeout)
                 && let Some((loss, grad)) = loss_and_gradient(&logits, labels)
             {
-                self.driver
-                    .send(To::Host(n - 1), slot(Kind::Backward), &Message::Backward(grad), p)?;
+                self.driver.send(
+                    To::Host(n - 1),
+                    slot(Kind::Backward),
+                    &Message::Backward(grad),
+                    p,
+                )?;
                 if let Some(Message::Stepped) = self.driver.wait_for(slot(Kind::Stepped), timeout) {
                     self.driver.forget_before(step + 1);
                     return Ok(loss);
@@ -261,8 +298,8 @@ fn loss_and_gradient(logits: &HostTensor, labels: &Tensor<1, Int>) -> Option<(f3
         eprintln!("owner: logits of shape {:?} refused", logits.shape);
         return None;
     }
-    let logits =
-        Tensor::<2>::from_data(TensorData::new(values.clone(), [rows, classes]), &device).require_grad();
+    let logits = Tensor::<2>::from_data(TensorData::new(values.clone(), [rows, classes]), &device)
+        .require_grad();
     let loss = CrossEntropyLossConfig::new()
         .init(&device)
         .forward(logits.clone(), labels.clone());
@@ -271,7 +308,10 @@ fn loss_and_gradient(logits: &HostTensor, labels: &Tensor<1, Int>) -> Option<(f3
     let grad = logits.grad(&grads)?;
     Some((
         value,
-        HostTensor::f32(vec![rows, classes], grad.into_data().iter::<f32>().collect()),
+        HostTensor::f32(
+            vec![rows, classes],
+            grad.into_data().iter::<f32>().collect(),
+        ),
     ))
 }
 
@@ -332,7 +372,11 @@ pub fn train_mixnn<S: LabelledSet>(
     let state_packets = layers
         .iter()
         .map(|l: &LayerCheckpoint| {
-            let values: usize = l.weights.values().map(|t| t.shape.iter().product::<usize>()).sum();
+            let values: usize = l
+                .weights
+                .values()
+                .map(|t| t.shape.iter().product::<usize>())
+                .sum();
             // Weights and up to two optimizer moments, plus burnpack's headers.
             chunks_for(3 * values * 4 + l.optimizer_state.len() + 65536)
         })
@@ -351,12 +395,13 @@ pub fn train_mixnn<S: LabelledSet>(
     let batches = data.len().div_ceil(config.batch_size);
     let first_epoch = log.len();
     let mut step = (first_epoch * batches) as u64;
-    run.set_up(step, &layers, fresh)?;
     // The fetch is the setup's acknowledgement: every host answers with the layer it holds.
-    let held = run.fetch(step, first_epoch)?;
+    let held = run.fetch(step, first_epoch, Some((&layers, fresh)))?;
     for (i, (h, l)) in held.iter().zip(&layers).enumerate() {
         if h.weights != l.weights {
-            return Err(Error::invalid(format!("layer host {i} did not take its layer")));
+            return Err(Error::invalid(format!(
+                "layer host {i} did not take its layer"
+            )));
         }
     }
 
@@ -369,14 +414,18 @@ pub fn train_mixnn<S: LabelledSet>(
         packets_per_message: run.packets,
         packet_bytes: PACKET_BYTES,
         route_mixes: options.route_mixes,
-        sequential_hops_per_step: 2 * (run.plans.len() as u64 + 1) * (options.route_mixes as u64 + 1),
+        sequential_hops_per_step: 2
+            * (run.plans.len() as u64 + 1)
+            * (options.route_mixes as u64 + 1),
         ..MixnnTraffic::default()
     };
     progress.set_length(((config.epochs.saturating_sub(first_epoch)) * batches) as u64);
     for epoch in first_epoch..config.epochs {
         let epoch_start = Instant::now();
         let mut loss_sum = 0.0f64;
-        for batch in batch_order(data.len(), config.batch_order_seed, epoch).chunks(config.batch_size) {
+        for batch in
+            batch_order(data.len(), config.batch_order_seed, epoch).chunks(config.batch_size)
+        {
             let (input, labels) = data.batch(batch, &device);
             let transform = config
                 .crop_flip
@@ -396,13 +445,18 @@ pub fn train_mixnn<S: LabelledSet>(
             step += 1;
             progress.inc(1);
         }
-        latest = run.fetch(step, log.len())?;
+        latest = run.fetch(step, log.len(), None)?;
         log.push(EpochLog {
             epoch: epoch + 1,
             branch_loss: vec![loss_sum / data.len() as f64],
             seconds: epoch_start.elapsed().as_secs_f64(),
         });
-        progress.set_message(format!("epoch {}/{} loss {:.4}", epoch + 1, config.epochs, loss_sum / data.len() as f64));
+        progress.set_message(format!(
+            "epoch {}/{} loss {:.4}",
+            epoch + 1,
+            config.epochs,
+            loss_sum / data.len() as f64
+        ));
         if let Some(dir) = &options.checkpoint {
             checkpoint::save(dir, &run_id, &log, &latest)?;
         }
