@@ -1,0 +1,140 @@
+//! MixNN in one process, nodes on loopback threads: a mix node sees only fixed-size packets,
+//! none holding a plaintext activation or weight; the trained model is bitwise the one-process
+//! one; hostile packets are refused without a panic.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use amalgam_cloud::mixnn::{LayerHost, MixNode, Outgoing, PacketHandler, serve};
+use amalgam_core::mixnn::packet::PACKET_BYTES;
+use amalgam_core::mixnn::{NodeCard, NodeKey, Role, links};
+use amalgam_core::model::Architecture;
+use amalgam_core::tensors::Values;
+use amalgam_owner::baseline::train_baseline;
+use amalgam_owner::mixnn::{Directory, MixnnOptions, train_mixnn};
+use amalgam_owner::setup::{OwnerSetup, TrainSettings};
+use common::exactness::assert_bitwise;
+use common::fashion_subset;
+use indicatif::ProgressBar;
+use proptest::prelude::*;
+
+/// A mix node that keeps a copy of every packet it is given.
+struct Spy {
+    mix: MixNode,
+    seen: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl PacketHandler for Spy {
+    fn handle(&mut self, packet: &[u8]) -> amalgam_core::Result<Outgoing> {
+        self.seen.lock().unwrap().push(packet.to_vec());
+        self.mix.handle(packet)
+    }
+}
+
+/// Serves `handler` on a loopback thread (it ends with the test process).
+fn spawn(role: Role, key: &NodeKey, mut handler: Box<dyn PacketHandler + Send>) -> NodeCard {
+    let (links, mut inbox, address) = links::listen("127.0.0.1:0", "test node").unwrap();
+    std::thread::spawn(move || serve(handler.as_mut(), &links, &mut inbox, "test node"));
+    NodeCard::new(role, address, key)
+}
+
+fn windows(values: &[f32]) -> impl Iterator<Item = [u8; 16]> + '_ {
+    values
+        .windows(4)
+        .map(|w| bytemuck::cast_slice::<f32, u8>(w).try_into().unwrap())
+}
+
+#[test]
+fn a_mix_node_sees_only_fixed_size_ciphertext_and_training_is_exact() {
+    let data = fashion_subset(256, 64);
+    let settings = TrainSettings {
+        epochs: 1,
+        batch_size: 64,
+        ..TrainSettings::default()
+    };
+    let setup = OwnerSetup::new(
+        &data,
+        Architecture::Mlp { hidden: vec![32] },
+        &settings,
+        3,
+    )
+    .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut mixes = Vec::new();
+    for i in 0..3 {
+        let key = NodeKey::random();
+        let mix = MixNode::new(key.clone(), 1, None);
+        let handler: Box<dyn PacketHandler + Send> = if i == 0 {
+            Box::new(Spy {
+                mix,
+                seen: seen.clone(),
+            })
+        } else {
+            Box::new(mix)
+        };
+        mixes.push(spawn(Role::Mix, &key, handler));
+    }
+    let hosts = (0..2)
+        .map(|_| {
+            let key = NodeKey::random();
+            spawn(Role::LayerHost, &key, Box::new(LayerHost::new(key.clone())))
+        })
+        .collect();
+    let options = MixnnOptions {
+        listen: "127.0.0.1:0".into(),
+        route_mixes: 3,
+        step_timeout: Duration::from_secs(20),
+        retries: 1,
+        checkpoint: None,
+        resume: false,
+    };
+    let directory = Directory { mixes, hosts };
+    let outcome =
+        train_mixnn(&setup, &data.train, &directory, &options, &ProgressBar::hidden()).unwrap();
+    let plain = train_baseline(&data, &setup, &ProgressBar::hidden());
+    assert_bitwise("MixNN vs one process", &outcome.weights, &plain.weights);
+
+    // Every route holds all three mixes, so the spy saw every packet of the run.
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len() as u64, outcome.traffic.packets);
+    assert!(seen.iter().all(|p| p.len() == PACKET_BYTES));
+    let mut plaintext: HashSet<[u8; 16]> = windows(&data.train.images).collect();
+    for t in setup.init.values().chain(plain.weights.values()) {
+        if let Values::F32(v) = &t.values {
+            plaintext.extend(windows(v));
+        }
+    }
+    for packet in seen.iter() {
+        for w in packet.windows(16) {
+            assert!(
+                !plaintext.contains(<&[u8; 16]>::try_from(w).unwrap()),
+                "a mix node saw 16 plaintext bytes"
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+    #[test]
+    fn hostile_packets_are_refused_without_a_panic(
+        bytes in proptest::collection::vec(any::<u8>(), 0..64),
+        fill in any::<u8>(),
+        full in any::<bool>(),
+    ) {
+        let packet = if full {
+            let mut p = vec![fill; PACKET_BYTES];
+            p[..bytes.len()].copy_from_slice(&bytes);
+            p
+        } else {
+            bytes
+        };
+        let mut mix = MixNode::new(NodeKey::random(), 1, None);
+        prop_assert!(mix.handle(&packet).is_err());
+        let mut host = LayerHost::new(NodeKey::random());
+        prop_assert!(host.handle(&packet).is_err());
+    }
+}
