@@ -8,9 +8,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use amalgam_cloud::mixnn::{LayerHost, MixNode, Outgoing, PacketHandler, serve};
+use amalgam_cloud::mixnn::{LayerHost, MixNode, Outgoing, PacketHandler, spawn_in_process};
 use amalgam_core::mixnn::packet::PACKET_BYTES;
-use amalgam_core::mixnn::{NodeCard, NodeKey, Role, links};
+use amalgam_core::mixnn::{NodeCard, NodeKey, Role};
 use amalgam_core::model::Architecture;
 use amalgam_core::tensors::Values;
 use amalgam_owner::baseline::train_baseline;
@@ -34,11 +34,8 @@ impl PacketHandler for Spy {
     }
 }
 
-/// Serves `handler` on a loopback thread (it ends with the test process).
-fn spawn(role: Role, key: &NodeKey, mut handler: Box<dyn PacketHandler + Send>) -> NodeCard {
-    let (links, mut inbox, address) = links::listen("127.0.0.1:0", "test node").unwrap();
-    std::thread::spawn(move || serve(handler.as_mut(), &links, &mut inbox, "test node"));
-    NodeCard::new(role, address, key)
+fn spawn(role: Role, key: &NodeKey, handler: Box<dyn PacketHandler + Send>) -> NodeCard {
+    spawn_in_process("127.0.0.1:0", role, key, handler).unwrap()
 }
 
 fn windows(values: &[f32]) -> impl Iterator<Item = [u8; 16]> + '_ {
@@ -55,13 +52,8 @@ fn a_mix_node_sees_only_fixed_size_ciphertext_and_training_is_exact() {
         batch_size: 64,
         ..TrainSettings::default()
     };
-    let setup = OwnerSetup::new(
-        &data,
-        Architecture::Mlp { hidden: vec![32] },
-        &settings,
-        3,
-    )
-    .unwrap();
+    let setup =
+        OwnerSetup::new(&data, Architecture::Mlp { hidden: vec![32] }, &settings, 3).unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let mut mixes = Vec::new();
     for i in 0..3 {
@@ -92,8 +84,14 @@ fn a_mix_node_sees_only_fixed_size_ciphertext_and_training_is_exact() {
         resume: false,
     };
     let directory = Directory { mixes, hosts };
-    let outcome =
-        train_mixnn(&setup, &data.train, &directory, &options, &ProgressBar::hidden()).unwrap();
+    let outcome = train_mixnn(
+        &setup,
+        &data.train,
+        &directory,
+        &options,
+        &ProgressBar::hidden(),
+    )
+    .unwrap();
     let plain = train_baseline(&data, &setup, &ProgressBar::hidden());
     assert_bitwise("MixNN vs one process", &outcome.weights, &plain.weights);
 

@@ -15,6 +15,7 @@
 //! can run amalgam itself; it does not know the key.
 
 pub mod amalgam;
+pub mod mixnn;
 pub mod privynet;
 pub mod tempo;
 

@@ -19,6 +19,11 @@ pub enum MixnnCommand {
     /// Owner: train through mix nodes and layer hosts that are already running (given by
     /// their cards), write the trained model directory.
     Train(MixnnTrainArgs),
+    /// The privacy audit: train with curious layer hosts (in this process, behind mix nodes
+    /// on loopback), run their attacks (the first host's images, the second host's images from
+    /// feature maps, the last host's labels from the logits' gradients), score them: report.json
+    /// and grid.png.
+    Attack(MixnnAttackArgs),
     /// The whole comparison on this machine: start mix nodes and one layer host per layer on
     /// loopback, train through them, train the same model in one process, evaluate both, print
     /// a table and write report.json.
@@ -123,6 +128,17 @@ pub struct MixnnRunArgs {
     #[arg(long, default_value_t = 1)]
     pub mix_batch: usize,
     /// Output directory (default: runs/mixnn-<time>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct MixnnAttackArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
+    /// Output directory (default: runs/mixnn-attack-<time>).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

@@ -1,6 +1,7 @@
 //! `amalgam mixnn`: the MixNN scheme's commands.
 
 pub mod args;
+pub mod attack;
 mod node;
 pub mod nodes;
 mod run;
@@ -19,6 +20,7 @@ pub fn run(command: MixnnCommand) -> Result<()> {
         MixnnCommand::LayerHost(a) => node::layer_host(a),
         MixnnCommand::Train(a) => train::run(a),
         MixnnCommand::Run(a) => run::run(a),
+        MixnnCommand::Attack(a) => attack::run(a),
     }
 }
 

@@ -11,6 +11,9 @@
 
 use amalgam_core::backend::training_device;
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use amalgam_core::tensors::HostTensor;
 
 use amalgam_core::mixnn::packet::{
     Assembler, Chunk, IDENTIFIER_BYTES, Kind, SESSION_KEY_BYTES, Slot, identifier,
@@ -44,7 +47,21 @@ struct Session {
     plan: Option<Plan>,
     pending_step: Option<u64>,
     waiting: Vec<(Slot, Message)>,
+    view: Option<Arc<Mutex<HostView>>>,
 }
+
+/// What a curious layer host keeps: the activations it was given and the gradients of its
+/// output, batch by batch (first attempts only), up to [`MAX_VIEW_BATCHES`] of each.
+#[derive(Clone, Debug, Default)]
+pub struct HostView {
+    /// Inputs `[B, ...]` (the first host's are the normalised images).
+    pub inputs: Vec<HostTensor>,
+    /// Output gradients `[B, ...]` (the last host's are those of the logits).
+    pub output_gradients: Vec<HostTensor>,
+}
+
+/// Batches a curious host keeps.
+pub const MAX_VIEW_BATCHES: usize = 16;
 
 /// A layer host.
 pub struct LayerHost {
@@ -52,6 +69,7 @@ pub struct LayerHost {
     setups: Assembler,
     session: Option<Session>,
     early: VecDeque<([u8; IDENTIFIER_BYTES], Chunk)>,
+    view: Option<Arc<Mutex<HostView>>>,
 }
 
 /// The packets of `message` sent as `slot` with one reply block per packet.
@@ -79,6 +97,15 @@ impl LayerHost {
             setups: Assembler::default(),
             session: None,
             early: VecDeque::new(),
+            view: None,
+        }
+    }
+
+    /// A host that also keeps what it sees in `view` (for the audit).
+    pub fn curious(key: NodeKey, view: Arc<Mutex<HostView>>) -> Self {
+        Self {
+            view: Some(view),
+            ..Self::new(key)
         }
     }
 
@@ -110,6 +137,7 @@ impl LayerHost {
             plan: None,
             pending_step: None,
             waiting: Vec::new(),
+            view: self.view.clone(),
         };
         // Chunks that came early and carry the new session's identifiers.
         let mut out = Vec::new();
@@ -139,6 +167,23 @@ impl LayerHost {
 }
 
 impl Session {
+    fn record(
+        &self,
+        slot: Slot,
+        part: impl Fn(&mut HostView) -> &mut Vec<HostTensor>,
+        t: &HostTensor,
+    ) {
+        if let Some(view) = &self.view
+            && slot.attempt == 0
+        {
+            let mut view = view.lock().expect("no panics while holding the lock");
+            let kept = part(&mut view);
+            if kept.len() < MAX_VIEW_BATCHES {
+                kept.push(t.clone());
+            }
+        }
+    }
+
     fn accept(&mut self, chunk: Chunk) -> Result<Outgoing> {
         match self.assembler.add(chunk)? {
             Some((slot, bytes)) => self.dispatch(slot, Message::decode(&bytes)?),
@@ -197,6 +242,7 @@ impl Session {
                 Ok(Vec::new())
             }
             Message::Forward(input) => {
+                self.record(slot, |v| &mut v.inputs, &input);
                 let plan = self.plan.as_ref().expect("matched the current plan");
                 let output = self.layer.forward(&input, !self.first)?;
                 let slot = Slot {
@@ -206,6 +252,7 @@ impl Session {
                 send(slot, &Message::Forward(output), &plan.forward)
             }
             Message::Backward(grad) => {
+                self.record(slot, |v| &mut v.output_gradients, &grad);
                 let plan = self.plan.as_ref().expect("matched the current plan");
                 let input_grad = self.layer.backward(&grad, plan.learning_rate)?;
                 self.pending_step = Some(slot.step);

@@ -8,7 +8,7 @@ mod layer;
 mod mix;
 mod serve;
 
-pub use host::LayerHost;
+pub use host::{HostView, LayerHost, MAX_VIEW_BATCHES};
 pub use layer::HostLayer;
 pub use mix::{Fault, MixNode};
-pub use serve::{Outgoing, PacketHandler, serve};
+pub use serve::{Outgoing, PacketHandler, serve, spawn_in_process};

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use amalgam_core::Result;
-use amalgam_core::mixnn::{Inbox, Links};
+use amalgam_core::mixnn::{Inbox, Links, NodeCard, NodeKey, Role, links};
 
 /// Packets to send: `(next hop, packet)`.
 pub type Outgoing = Vec<(SocketAddr, Vec<u8>)>;
@@ -41,4 +41,21 @@ pub fn serve(handler: &mut dyn PacketHandler, links: &Links, inbox: &mut Inbox, 
             links.send(to, packet);
         }
     }
+}
+
+/// Serves `handler`, a node of `role` with `key`, on a thread of this process listening on
+/// `listen` (for the audit and the tests: the thread ends with the process); its card.
+///
+/// # Errors
+/// [`amalgam_core::Error::Connection`] if `listen` cannot be bound.
+pub fn spawn_in_process(
+    listen: &str,
+    role: Role,
+    key: &NodeKey,
+    mut handler: Box<dyn PacketHandler + Send>,
+) -> Result<NodeCard> {
+    let name = format!("{role:?} (in process)");
+    let (links, mut inbox, address) = links::listen(listen, &name)?;
+    std::thread::spawn(move || serve(handler.as_mut(), &links, &mut inbox, &name));
+    Ok(NodeCard::new(role, address, key))
 }

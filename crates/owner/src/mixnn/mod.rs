@@ -4,6 +4,7 @@
 //! `amalgam_cloud::mixnn`; what all share is `amalgam_core::mixnn`. Details the paper does not
 //! give are reconstructed (see `docs/MIXNN.md`).
 
+pub mod audit;
 mod checkpoint;
 mod driver;
 pub mod plan;
