@@ -39,7 +39,7 @@ pub enum Command {
     Audit(AuditArgs),
     /// Privacy audit over many keys and settings (noise, amount, decoys): a table of rates.
     AuditSweep(AuditSweepArgs),
-    /// Every scheme (Amalgam, PrivyNet, Tempo) on the same data, model and seed: accuracy, time,
+    /// Every scheme (Amalgam, PrivyNet, Tempo, MixNN) on the same data, model and seed: accuracy, time,
     /// bytes sent and the best attack's result, side by side.
     Compare(CompareArgs),
     /// PrivyNet (Li et al. 2017): split learning with a frozen pre-trained local network.

@@ -263,3 +263,35 @@ fn a_killed_layer_host_is_noticed_and_resume_ends_bitwise_equal() {
     let (_, b) = read_model_dir(&resumed).unwrap();
     assert_bitwise("resumed MixNN run vs uninterrupted", &a, &b);
 }
+
+#[test]
+fn mixnn_attack_recovers_the_first_hosts_images_and_the_last_hosts_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data(dir.path());
+    let out = dir.path().join("attack");
+    amalgam_ok(&[
+        "mixnn",
+        "attack",
+        "--model",
+        "lenet",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--data",
+        &path_arg(&data),
+        "--out",
+        &path_arg(&out),
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let audit = &report["audit"];
+    assert!(
+        audit["first_host_images"]["ssim"].as_f64().unwrap() > 0.99,
+        "{audit}"
+    );
+    assert_eq!(audit["last_host_labels"].as_f64().unwrap(), 1.0, "{audit}");
+    assert!(audit["labels_scored"].as_u64().unwrap() >= 64);
+    assert!(audit["second_host_images"]["ssim"].is_number(), "{audit}");
+    assert!(out.join("grid.png").exists());
+}

@@ -3,7 +3,7 @@
 //! The data's training split is halved: the second half is the owner's private training set
 //! for every scheme (and the plain model); the first half is public (PrivyNet pre-trains on
 //! it; PrivyNet's attacker trains its decoder on it; Tempo's worker matches pixel statistics
-//! against it). The test split is the owner's.
+//! against it). The test split is the owner's. MixNN's hosts attack what they are given.
 
 use std::path::Path;
 use std::time::Instant;
@@ -13,6 +13,7 @@ use amalgam_attack::{CloudView, Knowledge};
 use amalgam_core::files::{StagingDir, write_json};
 use amalgam_core::training::Evaluation;
 use amalgam_owner::data::TrainingPart;
+use amalgam_owner::mixnn::audit::MixnnAuditReport;
 use amalgam_owner::noise::NoiseKind;
 use amalgam_owner::tempo::audit::TempoAuditReport;
 use anyhow::Result;
@@ -23,6 +24,7 @@ use crate::commands::audit::audit_view;
 use crate::commands::augment::{decoy_images, options, with_decoy_inputs};
 use crate::commands::eval::evaluate_dir;
 use crate::commands::load_images;
+use crate::commands::mixnn::attack::attacked_run as mixnn_attacked_run;
 use crate::commands::privynet::args::{PartChoice, SplitArgs};
 use crate::commands::privynet::attack::attack_bundle;
 use crate::commands::privynet::job::{dir_bytes, run_job as run_privynet};
@@ -217,6 +219,23 @@ pub fn run(args: CompareArgs) -> Result<()> {
             .map_or(f64::NAN, |i| i.registered_psnr),
     };
 
+    eprintln!("scheme: MixNN");
+    let mixnn_dir = dir.join("mixnn");
+    std::fs::create_dir(&mixnn_dir)?;
+    let (mixnn, mixnn_audit) = mixnn_attacked_run(&tempo_setup, &private, &mixnn_dir)?;
+    let first_host = mixnn_audit.first_host_images;
+    let rows_mixnn = SchemeRow {
+        scheme: "MixNN".into(),
+        owner_model: evaluate_dir(&mixnn_dir.join("mixnn"), &private.test, None)?,
+        wall_seconds: mixnn.seconds,
+        overhead: mixnn.seconds / plain_seconds,
+        bytes_sent: mixnn.traffic.owner_bytes[0],
+        one_time_seconds: 0.0,
+        best_attack: mixnn_attack_words(&mixnn_audit, mixnn.traffic.link_bytes),
+        best_attack_ssim: first_host.map_or(f64::NAN, |s| s.ssim),
+        best_attack_psnr: first_host.map_or(f64::NAN, |s| s.psnr),
+    };
+
     let report = CompareReport {
         dataset: private.name.clone(),
         model: pretrained.0.architecture.name().into(),
@@ -226,7 +245,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
         seed: opts.seed,
         plain: amalgam.plain,
         plain_train_seconds: plain_seconds,
-        schemes: vec![rows_amalgam, rows_privynet, rows_tempo],
+        schemes: vec![rows_amalgam, rows_privynet, rows_tempo, rows_mixnn],
     };
     write_json(&dir.join("compare.json"), &report)?;
     let out = staging.commit()?;
@@ -261,6 +280,23 @@ fn tempo_attack_words(audit: &TempoAuditReport) -> String {
         }
         None => words += "; images: not attacked for this first layer",
     }
+    words
+}
+
+/// MixNN's audit in words: what the first, second and last layer hosts recovered.
+fn mixnn_attack_words(audit: &MixnnAuditReport, link_bytes: u64) -> String {
+    let mut words = "first layer host: the training images it is given (rescaled)".to_string();
+    if let Some(s) = audit.second_host_images {
+        words += &format!(
+            "; second host from feature maps: PSNR {:.1} dB / SSIM {:.3}",
+            s.psnr, s.ssim
+        );
+    }
+    words += &format!(
+        "; last host: {:.0}% of labels from the logits' gradients; {:.0} MB crossed the mix network",
+        100.0 * audit.last_host_labels,
+        link_bytes as f64 / 1e6
+    );
     words
 }
 
