@@ -133,7 +133,7 @@ pub fn parties(plans: &[HostPlan], route_mixes: usize) -> Vec<PartyView> {
     }
     views.push(PartyView {
         party: "adjacent hosts colluding".into(),
-        sees: "their layers, so the shapes on both sides of each: the architecture of their part of the model; the first host with any other learns the images that other layers see".into(),
+        sees: "their layers and the shapes on both sides of each: the architecture of their part of the model; a coalition with the first host holds the training images, one with the last host their labels".into(),
     });
     views
 }
