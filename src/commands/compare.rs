@@ -23,7 +23,6 @@ use crate::args::CompareArgs;
 use crate::commands::audit::audit_view;
 use crate::commands::augment::{decoy_images, options, with_decoy_inputs};
 use crate::commands::eval::evaluate_dir;
-use crate::commands::load_images;
 use crate::commands::mixnn::attack::attacked_run as mixnn_attacked_run;
 use crate::commands::privynet::args::{PartChoice, SplitArgs};
 use crate::commands::privynet::attack::attack_bundle;
@@ -31,8 +30,8 @@ use crate::commands::privynet::job::{dir_bytes, run_job as run_privynet};
 use crate::commands::privynet::options as privynet_options;
 use crate::commands::privynet::pretrain::pretrained_or_train;
 use crate::commands::run::{StageSeconds, run_job as run_amalgam};
-use crate::commands::tempo;
 use crate::commands::tempo::attack::attacked_run;
+use crate::commands::{image_setup, load_images};
 
 /// One scheme's row.
 #[derive(Serialize, Debug)]
@@ -192,9 +191,9 @@ pub fn run(args: CompareArgs) -> Result<()> {
     eprintln!("scheme: Tempo");
     let tempo_dir = dir.join("tempo");
     std::fs::create_dir(&tempo_dir)?;
-    let tempo_setup = tempo::setup(&private, &args.job.training)?;
+    let image_model = image_setup(&private, &args.job.training)?;
     let (tempo, tempo_audit) = attacked_run(
-        &tempo_setup,
+        &image_model,
         &private,
         &public,
         opts.key_seed,
@@ -222,7 +221,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     eprintln!("scheme: MixNN");
     let mixnn_dir = dir.join("mixnn");
     std::fs::create_dir(&mixnn_dir)?;
-    let (mixnn, mixnn_audit) = mixnn_attacked_run(&tempo_setup, &private, &mixnn_dir)?;
+    let (mixnn, mixnn_audit) = mixnn_attacked_run(&image_model, &private, &mixnn_dir)?;
     let first_host = mixnn_audit.first_host_images;
     let rows_mixnn = SchemeRow {
         scheme: "MixNN".into(),

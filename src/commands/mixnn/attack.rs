@@ -23,9 +23,9 @@ use serde::Serialize;
 
 use super::args::MixnnAttackArgs;
 use crate::commands::eval::evaluate_dir;
+use crate::commands::image_setup as setup;
 use crate::commands::load_images;
 use crate::commands::run::default_out;
-use crate::commands::tempo::setup;
 use crate::progress;
 
 /// Mix nodes of the audited run.

@@ -15,9 +15,9 @@ use super::args::MixnnRunArgs;
 use super::nodes::start_local;
 use super::options;
 use crate::commands::eval::evaluate_dir;
+use crate::commands::image_setup as setup;
 use crate::commands::load_images;
 use crate::commands::run::{default_out, rayon_threads};
-use crate::commands::tempo::setup;
 use crate::progress;
 
 /// `report.json`.

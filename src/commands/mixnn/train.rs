@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 
 use super::args::MixnnTrainArgs;
 use super::options;
+use crate::commands::image_setup as setup;
 use crate::commands::load_images;
-use crate::commands::tempo::setup;
 use crate::progress;
 
 pub fn run(args: MixnnTrainArgs) -> Result<()> {

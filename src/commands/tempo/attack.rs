@@ -20,8 +20,8 @@ use anyhow::{Context, Result, anyhow};
 use serde::Serialize;
 
 use super::args::TempoAttackArgs;
-use super::setup;
 use crate::commands::eval::evaluate_dir;
+use crate::commands::image_setup as setup;
 use crate::commands::load_images;
 use crate::commands::run::default_out;
 use crate::progress;

@@ -8,15 +8,11 @@ mod train;
 mod worker;
 mod worker_process;
 
-use amalgam_owner::data::Dataset;
 use std::path::PathBuf;
 
-use amalgam_owner::setup::OwnerSetup;
 use amalgam_owner::tempo::OffloadOptions;
 use anyhow::Result;
 use args::{OffloadArgs, TempoCommand};
-
-use crate::args::{Task, TrainingArgs};
 
 pub fn run(command: TempoCommand) -> Result<()> {
     match command {
@@ -26,16 +22,6 @@ pub fn run(command: TempoCommand) -> Result<()> {
         TempoCommand::Run(a) => run::run(a),
         TempoCommand::Attack(a) => attack::run(a),
     }
-}
-
-/// The model, its initial weights and its training as `training` says.
-pub fn setup(data: &Dataset, training: &TrainingArgs) -> Result<OwnerSetup> {
-    Ok(OwnerSetup::new(
-        data,
-        training.model(Task::Image).architecture(),
-        &training.settings(),
-        training.seed,
-    )?)
 }
 
 /// The trusted process's options: `--key-seed` (or a random one), the Freivalds rounds, and

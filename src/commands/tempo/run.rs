@@ -15,8 +15,9 @@ use serde::Serialize;
 
 use super::args::TempoRunArgs;
 use super::worker_process::start_worker;
-use super::{offload_options, psk, setup};
+use super::{offload_options, psk};
 use crate::commands::eval::evaluate_dir;
+use crate::commands::image_setup as setup;
 use crate::commands::load_images;
 use crate::commands::run::{default_out, rayon_threads};
 use crate::progress;

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 
 use super::args::TempoTrainArgs;
-use super::{offload_options, psk, setup};
+use super::{offload_options, psk};
+use crate::commands::image_setup as setup;
 use crate::commands::load_images;
 use crate::progress;
 
