@@ -69,21 +69,38 @@ fn a_mix_node_sees_only_fixed_size_ciphertext_and_training_is_exact() {
         };
         mixes.push(spawn(Role::Mix, &key, handler));
     }
+    let owner_key: [u8; 32] = rand::random();
     let hosts = (0..2)
         .map(|_| {
             let key = NodeKey::random();
-            spawn(Role::LayerHost, &key, Box::new(LayerHost::new(key.clone())))
+            let host = LayerHost::new(key.clone(), Some(owner_key));
+            spawn(Role::LayerHost, &key, Box::new(host))
         })
         .collect();
-    let options = MixnnOptions {
+    let mut options = MixnnOptions {
         listen: "127.0.0.1:0".into(),
         route_mixes: 3,
-        step_timeout: Duration::from_secs(20),
-        retries: 1,
+        step_timeout: Duration::from_secs(1),
+        retries: 0,
         checkpoint: None,
         resume: false,
+        owner_key: Some(rand::random()),
     };
     let directory = Directory { mixes, hosts };
+    // Hosts started with an owner key take no layer from anyone else.
+    let refused = train_mixnn(
+        &setup,
+        &data.train,
+        &directory,
+        &options,
+        &ProgressBar::hidden(),
+    );
+    assert!(matches!(refused, Err(amalgam_core::Error::Connection(_))));
+    seen.lock().unwrap().clear();
+
+    options.owner_key = Some(owner_key);
+    options.step_timeout = Duration::from_secs(20);
+    options.retries = 1;
     let outcome = train_mixnn(
         &setup,
         &data.train,
@@ -132,7 +149,7 @@ proptest! {
         };
         let mut mix = MixNode::new(NodeKey::random(), 1, None);
         prop_assert!(mix.handle(&packet).is_err());
-        let mut host = LayerHost::new(NodeKey::random());
+        let mut host = LayerHost::new(NodeKey::random(), None);
         prop_assert!(host.handle(&packet).is_err());
     }
 }

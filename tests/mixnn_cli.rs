@@ -1,7 +1,8 @@
 //! `amalgam mixnn` as processes on loopback: the comparison run trains bitwise like one
 //! process (MLP and LeNet); a tampering and a replaying mix node are caught and training goes
-//! on to the same weights; a layer host killed mid-training is noticed within the step
-//! timeout, and `--resume` with the host restarted ends bitwise equal to an uninterrupted run.
+//! on to the same weights; a layer host or a mix node killed mid-training is noticed within
+//! the step timeout, and `--resume` with the node restarted ends bitwise equal to an
+//! uninterrupted run.
 //! Every process started here is stopped before the test ends.
 
 mod common;
@@ -74,13 +75,39 @@ fn start_nodes(dir: &Path, faults: [&[&str]; 2]) -> (Vec<Node>, Vec<Node>) {
             start_node(dir, "mix-node", &format!("mix-{i}"), "127.0.0.1:0", extra)
         })
         .collect();
+    let owner_key = owner_key(dir);
+    let host_args = ["--owner-key", owner_key.as_str()];
     let hosts = (0..3)
-        .map(|i| start_node(dir, "layer-host", &format!("host-{i}"), "127.0.0.1:0", &[]))
+        .map(|i| {
+            start_node(
+                dir,
+                "layer-host",
+                &format!("host-{i}"),
+                "127.0.0.1:0",
+                &host_args,
+            )
+        })
         .collect();
     (mixes, hosts)
 }
 
-fn train_args(data: &Path, mixes: &[Node], hosts: &[Node], out: &Path) -> Vec<String> {
+/// The owner key of the nodes in `dir` (made on first use).
+fn owner_key(dir: &Path) -> String {
+    let path = dir.join("owner.key");
+    if !path.exists() {
+        amalgam_ok(&["mixnn", "owner-key", &path_arg(&path)]);
+    }
+    path_arg(&path)
+}
+
+/// `mixnn train` through `mixes` and `hosts`, whose cards and owner key are in `nodes`.
+fn train_args(
+    data: &Path,
+    nodes: &Path,
+    mixes: &[Node],
+    hosts: &[Node],
+    out: &Path,
+) -> Vec<String> {
     let mut args: Vec<String> = [
         "mixnn",
         "train",
@@ -100,6 +127,7 @@ fn train_args(data: &Path, mixes: &[Node], hosts: &[Node], out: &Path) -> Vec<St
     .collect();
     args.extend(["--data".into(), path_arg(&data.to_path_buf())]);
     args.extend(["--out".into(), path_arg(&out.to_path_buf())]);
+    args.extend(["--owner-key".into(), owner_key(nodes)]);
     for m in mixes {
         args.extend(["--mix".into(), path_arg(&m.card)]);
     }
@@ -133,9 +161,10 @@ fn data(dir: &Path) -> PathBuf {
 
 /// Trains with clean nodes: the reference weights.
 fn uninterrupted(dir: &Path, data: &Path) -> PathBuf {
-    let (mixes, hosts) = start_nodes(&dir.join("clean-nodes"), [&[], &[]]);
+    let nodes = dir.join("clean-nodes");
+    let (mixes, hosts) = start_nodes(&nodes, [&[], &[]]);
     let out = dir.join("whole");
-    assert_success(&run(&train_args(data, &mixes, &hosts, &out)));
+    assert_success(&run(&train_args(data, &nodes, &mixes, &hosts, &out)));
     out
 }
 
@@ -191,7 +220,7 @@ fn tampered_and_replayed_packets_are_refused_and_training_goes_on() {
         [&["--fault", "tamper:60"], &["--fault", "replay:50"]],
     );
     let out = dir.path().join("faulty");
-    let output = run(&train_args(&data, &mixes, &hosts, &out));
+    let output = run(&train_args(&data, &nodes_dir, &mixes, &hosts, &out));
     assert_success(&output);
     drop((mixes, hosts));
     let owner = String::from_utf8_lossy(&output.stderr);
@@ -211,14 +240,25 @@ fn tampered_and_replayed_packets_are_refused_and_training_goes_on() {
 
 #[test]
 fn a_killed_layer_host_is_noticed_and_resume_ends_bitwise_equal() {
+    kill_and_resume(false);
+}
+
+#[test]
+fn a_killed_mix_node_is_noticed_and_resume_ends_bitwise_equal() {
+    kill_and_resume(true);
+}
+
+/// Kills a layer host (or a mix node) once the first epoch's checkpoint is written, restarts
+/// it, resumes, and compares with an uninterrupted run.
+fn kill_and_resume(kill_mix: bool) {
     let dir = tempfile::tempdir().unwrap();
     let data = data(dir.path());
     let whole = uninterrupted(dir.path(), &data);
 
     let nodes_dir = dir.path().join("nodes");
-    let (mixes, mut hosts) = start_nodes(&nodes_dir, [&[], &[]]);
+    let (mut mixes, mut hosts) = start_nodes(&nodes_dir, [&[], &[]]);
     let resumed = dir.path().join("resumed");
-    let args = train_args(&data, &mixes, &hosts, &resumed);
+    let args = train_args(&data, &nodes_dir, &mixes, &hosts, &resumed);
     let mut owner = Running(
         Command::new(env!("CARGO_BIN_EXE_amalgam"))
             .args(&args)
@@ -236,7 +276,12 @@ fn a_killed_layer_host_is_noticed_and_resume_ends_bitwise_equal() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    hosts[1].process.0.kill().unwrap();
+    let (victim, role, name) = if kill_mix {
+        (&mut mixes[0], "mix-node", "mix-0")
+    } else {
+        (&mut hosts[1], "layer-host", "host-1")
+    };
+    victim.process.0.kill().unwrap();
     let killed = Instant::now();
     let status = owner.0.wait().unwrap();
     // Three attempts of 2 s at most, and a step in flight.
@@ -247,15 +292,24 @@ fn a_killed_layer_host_is_noticed_and_resume_ends_bitwise_equal() {
     );
     let mut stderr = String::new();
     std::io::Read::read_to_string(owner.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    assert!(!status.success(), "the run cannot finish without its host");
+    assert!(
+        !status.success(),
+        "the run cannot finish without its {name}"
+    );
     assert!(stderr.contains("--resume"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!resumed.exists());
 
-    // The host restarted with its key and address, and the run goes on from its checkpoint.
-    let address = hosts[1].address.clone();
-    hosts[1] = start_node(&nodes_dir, "layer-host", "host-1", &address, &[]);
-    let mut args = train_args(&data, &mixes, &hosts, &resumed);
+    // The node restarted with its key and address, and the run goes on from its checkpoint.
+    let address = victim.address.clone();
+    let key = owner_key(&nodes_dir);
+    let extra: &[&str] = if kill_mix {
+        &[]
+    } else {
+        &["--owner-key", &key]
+    };
+    *victim = start_node(&nodes_dir, role, name, &address, extra);
+    let mut args = train_args(&data, &nodes_dir, &mixes, &hosts, &resumed);
     args.push("--resume".into());
     assert_success(&run(&args));
     assert!(!dir.path().join("resumed.checkpoint").exists());

@@ -8,6 +8,7 @@ pub mod child_server;
 pub mod compare;
 pub mod eval;
 pub mod extract;
+pub mod key_file;
 pub mod mixnn;
 pub mod original_data;
 pub mod privynet;

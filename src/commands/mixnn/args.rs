@@ -15,7 +15,10 @@ pub enum MixnnCommand {
     MixNode(MixNodeArgs),
     /// Untrusted machine: a layer host. Runs the layer the owner sends it (forward, backward,
     /// its own optimizer) and answers through the owner's reply blocks.
-    LayerHost(NodeArgs),
+    LayerHost(LayerHostArgs),
+    /// Owner: write a fresh owner key (32 random bytes, hex, mode 0600); give the layer hosts
+    /// a copy (`--owner-key`) so that they take a layer from this owner only.
+    OwnerKey(OwnerKeyArgs),
     /// Owner: train through mix nodes and layer hosts that are already running (given by
     /// their cards), write the trained model directory.
     Train(MixnnTrainArgs),
@@ -43,6 +46,23 @@ pub struct NodeArgs {
     /// Where to write the node's public card (role, address, public key; JSON) for the owner.
     #[arg(long, value_name = "CARD_FILE")]
     pub card: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct LayerHostArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// The owner key file (`amalgam mixnn owner-key`): only set-ups made with it are taken.
+    /// Without it, any set-up is taken (anyone could start a session on this host).
+    #[arg(long, value_name = "KEY_FILE")]
+    pub owner_key: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct OwnerKeyArgs {
+    /// Output file (must not exist).
+    #[arg(value_name = "KEY_FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -90,6 +110,13 @@ pub struct RouteArgs {
     pub owner_listen: String,
 }
 
+#[derive(Args, Debug, Clone)]
+pub struct OwnerKeyArg {
+    /// The owner key file the layer hosts were given (`--owner-key`), if they were.
+    #[arg(long, value_name = "KEY_FILE")]
+    pub owner_key: Option<PathBuf>,
+}
+
 #[derive(Args, Debug)]
 pub struct MixnnTrainArgs {
     #[command(flatten)]
@@ -98,6 +125,8 @@ pub struct MixnnTrainArgs {
     pub training: TrainingArgs,
     #[command(flatten)]
     pub route: RouteArgs,
+    #[command(flatten)]
+    pub owner_key: OwnerKeyArg,
     /// A mix node's card (repeatable).
     #[arg(long = "mix", value_name = "CARD_FILE", required = true)]
     pub mixes: Vec<PathBuf>,

@@ -82,10 +82,15 @@ pub fn attacked_run(
         mixes.push(spawn_in_process("127.0.0.1:0", Role::Mix, &key, mix)?);
     }
     let views: Vec<Arc<Mutex<HostView>>> = plans.iter().map(|_| Arc::default()).collect();
+    let owner_key: [u8; 32] = rand::random();
     let mut hosts = Vec::new();
     for view in &views {
         let key = NodeKey::random();
-        let host = Box::new(LayerHost::curious(key.clone(), view.clone()));
+        let host = Box::new(LayerHost::curious(
+            key.clone(),
+            Some(owner_key),
+            view.clone(),
+        ));
         hosts.push(spawn_in_process(
             "127.0.0.1:0",
             Role::LayerHost,
@@ -100,6 +105,7 @@ pub fn attacked_run(
         retries: 3,
         checkpoint: None,
         resume: false,
+        owner_key: Some(owner_key),
     };
     let bar = progress::batches("MixNN with curious layer hosts");
     let outcome = train_mixnn(

@@ -6,7 +6,8 @@ use amalgam_cloud::mixnn::{LayerHost, MixNode, PacketHandler, serve};
 use amalgam_core::mixnn::{NodeCard, NodeKey, Role, links};
 use anyhow::Result;
 
-use super::args::{MixNodeArgs, NodeArgs};
+use super::args::{LayerHostArgs, MixNodeArgs, NodeArgs};
+use crate::commands::key_file;
 
 fn start(args: &NodeArgs, role: Role, name: &str, handler: &mut dyn PacketHandler) -> Result<()> {
     let key = NodeKey::load_or_create(&args.key)?;
@@ -25,7 +26,8 @@ pub fn mix_node(args: MixNodeArgs) -> Result<()> {
     start(&args.node, Role::Mix, "mix node", &mut mix)
 }
 
-pub fn layer_host(args: NodeArgs) -> Result<()> {
-    let mut host = LayerHost::new(NodeKey::load_or_create(&args.key)?);
-    start(&args, Role::LayerHost, "layer host", &mut host)
+pub fn layer_host(args: LayerHostArgs) -> Result<()> {
+    let owner_key = args.owner_key.as_deref().map(key_file::read).transpose()?;
+    let mut host = LayerHost::new(NodeKey::load_or_create(&args.node.key)?, owner_key);
+    start(&args.node, Role::LayerHost, "layer host", &mut host)
 }

@@ -35,12 +35,14 @@ pub fn start_node(
     Ok((ChildServer::start(&args, log.into(), name)?, card))
 }
 
-/// Starts `mixes` mix nodes (each with `mix_args`) and `hosts` layer hosts in `dir`.
+/// Starts `mixes` mix nodes (each with `mix_args`) and `hosts` layer hosts (each with
+/// `host_args`) in `dir`.
 pub fn start_local(
     dir: &Path,
     mixes: usize,
     hosts: usize,
     mix_args: &[String],
+    host_args: &[String],
 ) -> Result<LocalNodes> {
     let mut children = Vec::new();
     let (mut mix_cards, mut host_cards) = (Vec::new(), Vec::new());
@@ -50,7 +52,7 @@ pub fn start_local(
         mix_cards.push(card);
     }
     for i in 0..hosts {
-        let (child, card) = start_node(dir, "layer-host", &format!("host-{i}"), &[])?;
+        let (child, card) = start_node(dir, "layer-host", &format!("host-{i}"), host_args)?;
         children.push(child);
         host_cards.push(card);
     }

@@ -16,8 +16,8 @@ use super::nodes::start_local;
 use super::options;
 use crate::commands::eval::evaluate_dir;
 use crate::commands::image_setup as setup;
-use crate::commands::load_images;
 use crate::commands::run::{default_out, rayon_threads};
+use crate::commands::{key_file, load_images};
 use crate::progress;
 
 /// `report.json`.
@@ -61,13 +61,19 @@ pub fn run(args: MixnnRunArgs) -> Result<()> {
     let nodes_dir = dir.join("nodes");
     std::fs::create_dir(&nodes_dir)?;
     let mix_args = vec!["--batch".to_string(), args.mix_batch.to_string()];
-    let nodes = start_local(&nodes_dir, args.mixes, hosts, &mix_args)?;
+    let owner_key_path = nodes_dir.join("owner.key");
+    let owner_key = key_file::create(&owner_key_path)?;
+    let host_args = vec![
+        "--owner-key".to_string(),
+        owner_key_path.to_string_lossy().into_owned(),
+    ];
+    let nodes = start_local(&nodes_dir, args.mixes, hosts, &mix_args, &host_args)?;
     let bar = progress::batches("MixNN (layer hosts behind mix nodes)");
     let mixnn = train_mixnn(
         &setup,
         &data.train,
         &nodes.directory,
-        &options(&args.route, None, false),
+        &options(&args.route, Some(owner_key), None, false),
         &bar,
     );
     bar.finish_and_clear();

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use super::args::MixnnTrainArgs;
 use super::options;
 use crate::commands::image_setup as setup;
-use crate::commands::load_images;
+use crate::commands::{key_file, load_images};
 use crate::progress;
 
 pub fn run(args: MixnnTrainArgs) -> Result<()> {
@@ -25,6 +25,12 @@ pub fn run(args: MixnnTrainArgs) -> Result<()> {
         );
     }
     let directory = Directory::read(&args.mixes, &args.hosts)?;
+    let owner_key = args
+        .owner_key
+        .owner_key
+        .as_deref()
+        .map(key_file::read)
+        .transpose()?;
     let data = load_images(&args.data)?;
     let setup = setup(&data, &args.training)?;
     let bar = progress::batches("training through the mix network");
@@ -32,7 +38,12 @@ pub fn run(args: MixnnTrainArgs) -> Result<()> {
         &setup,
         &data.train,
         &directory,
-        &options(&args.route, Some(checkpoint.clone()), args.resume),
+        &options(
+            &args.route,
+            owner_key,
+            Some(checkpoint.clone()),
+            args.resume,
+        ),
         &bar,
     );
     bar.finish_and_clear();

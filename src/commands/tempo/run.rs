@@ -14,10 +14,11 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::args::TempoRunArgs;
+use super::offload_options;
 use super::worker_process::start_worker;
-use super::{offload_options, psk};
 use crate::commands::eval::evaluate_dir;
 use crate::commands::image_setup as setup;
+use crate::commands::key_file;
 use crate::commands::load_images;
 use crate::commands::run::{default_out, rayon_threads};
 use crate::progress;
@@ -66,7 +67,7 @@ pub fn run(args: TempoRunArgs) -> Result<()> {
     let rounds = args.offload.freivalds_rounds;
 
     let psk_path = dir.join("psk");
-    let psk = psk::create(&psk_path)?;
+    let psk = key_file::create(&psk_path)?;
     let worker = start_worker(&psk_path, args.offload.timeout)?;
     let transport =
         NoiseTcp::connect(&worker.addr, psk, Duration::from_secs(args.offload.timeout))?;

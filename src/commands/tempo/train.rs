@@ -11,8 +11,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 
 use super::args::TempoTrainArgs;
-use super::{offload_options, psk};
+use super::offload_options;
 use crate::commands::image_setup as setup;
+use crate::commands::key_file;
 use crate::commands::load_images;
 use crate::progress;
 
@@ -27,7 +28,7 @@ pub fn run(args: TempoTrainArgs) -> Result<()> {
             checkpoint.display()
         );
     }
-    let psk = psk::read(&args.psk)?;
+    let psk = key_file::read(&args.psk)?;
     let data = load_images(&args.data)?;
     let setup = setup(&data, &args.training)?;
     let transport =

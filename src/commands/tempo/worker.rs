@@ -9,10 +9,10 @@ use amalgam_core::tempo::NoiseListener;
 use anyhow::Result;
 
 use super::args::WorkerArgs;
-use super::psk;
+use crate::commands::key_file;
 
 pub fn run(args: WorkerArgs) -> Result<()> {
-    let psk = psk::read(&args.psk)?;
+    let psk = key_file::read(&args.psk)?;
     let listener = NoiseListener::bind(&args.listen, psk, Duration::from_secs(args.timeout))?;
     println!("listening on {}", listener.local_addr()?);
     std::io::stdout().flush()?;

@@ -70,6 +70,7 @@ pub struct LayerHost {
     session: Option<Session>,
     early: VecDeque<([u8; IDENTIFIER_BYTES], Chunk)>,
     view: Option<Arc<Mutex<HostView>>>,
+    owner_key: Option<[u8; SESSION_KEY_BYTES]>,
 }
 
 /// The packets of `message` sent as `slot` with one reply block per packet.
@@ -90,22 +91,29 @@ fn send(slot: Slot, message: &Message, blocks: &[Vec<u8>]) -> Result<Outgoing> {
 }
 
 impl LayerHost {
-    /// A host with `key`, waiting for its first setup.
-    pub fn new(key: NodeKey) -> Self {
+    /// A host with `key`, waiting for its first setup; with `owner_key`, only a setup whose
+    /// chunks carry identifiers made with that key (the owner's, shared out of band) is
+    /// taken, otherwise any setup is.
+    pub fn new(key: NodeKey, owner_key: Option<[u8; SESSION_KEY_BYTES]>) -> Self {
         Self {
             node: SphinxNode::new(key),
             setups: Assembler::default(),
             session: None,
             early: VecDeque::new(),
             view: None,
+            owner_key,
         }
     }
 
     /// A host that also keeps what it sees in `view` (for the audit).
-    pub fn curious(key: NodeKey, view: Arc<Mutex<HostView>>) -> Self {
+    pub fn curious(
+        key: NodeKey,
+        owner_key: Option<[u8; SESSION_KEY_BYTES]>,
+        view: Arc<Mutex<HostView>>,
+    ) -> Self {
         Self {
             view: Some(view),
-            ..Self::new(key)
+            ..Self::new(key, owner_key)
         }
     }
 
@@ -297,8 +305,16 @@ impl PacketHandler for LayerHost {
         };
         let chunk = Chunk::decode(&plaintext)?;
         if chunk.slot.kind == Kind::Setup {
-            // A setup is accepted from anyone (see docs/MIXNN.md): it starts a new session
-            // whose key authenticates everything after it.
+            // A setup starts a new session whose key authenticates everything after it. Without
+            // an owner key it is taken from anyone (see docs/MIXNN.md).
+            if let Some(owner) = &self.owner_key
+                && id != identifier(owner, chunk.slot, chunk.index)
+            {
+                return Err(Error::invalid(format!(
+                    "{:?}: a setup chunk not made with the owner's key",
+                    chunk.slot
+                )));
+            }
             return match self.setups.add(chunk)? {
                 Some((_, bytes)) => self.setup(Message::decode(&bytes)?),
                 None => Ok(Vec::new()),

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use amalgam_core::mixnn::packet::{Assembler, Slot, identifier};
+use amalgam_core::mixnn::packet::{Assembler, Kind, Slot, identifier};
 use amalgam_core::mixnn::{Chunk, Inbox, Links, Message, NodeKey, Processed, SphinxNode, links};
 use amalgam_core::{Error, Result};
 use sphinx_packet::route::Node;
@@ -37,6 +37,8 @@ pub struct Driver {
     assembler: Assembler,
     /// Whole messages that came while the owner waited for another.
     stash: HashMap<Slot, Vec<u8>>,
+    /// The key set-ups are authenticated with (the hosts' `--owner-key`; zeros without one).
+    owner_key: [u8; 32],
     pub counts: Counts,
 }
 
@@ -45,7 +47,7 @@ const MAX_STASHED: usize = 64;
 
 impl Driver {
     /// Listens on `listen` and routes through `router` to `hosts` (nodes with fresh session
-    /// keys).
+    /// keys); set-ups carry identifiers made with `owner_key`.
     ///
     /// # Errors
     /// [`Error::Connection`] if `listen` cannot be bound.
@@ -53,6 +55,7 @@ impl Driver {
         listen: &str,
         router: Router,
         hosts: Vec<(Node, std::net::SocketAddr)>,
+        owner_key: Option<[u8; 32]>,
     ) -> Result<Self> {
         let (links, inbox, address) = links::listen(listen, "owner")?;
         let key = NodeKey::random();
@@ -80,6 +83,7 @@ impl Driver {
             router,
             assembler: Assembler::default(),
             stash: HashMap::new(),
+            owner_key: owner_key.unwrap_or_default(),
             counts: Counts::default(),
         })
     }
@@ -107,8 +111,12 @@ impl Driver {
     /// [`Error::Invalid`] if the message is too large.
     pub fn send(&mut self, to: To, slot: Slot, message: &Message, min_packets: u32) -> Result<()> {
         let chunks = Chunk::split(slot, &message.encode(), min_packets)?;
+        let mut endpoint = self.endpoint(to).clone();
+        if slot.kind == Kind::Setup {
+            endpoint.key = self.owner_key;
+        }
         for chunk in &chunks {
-            let (first, packet) = self.router.packet(self.endpoint(to), chunk)?;
+            let (first, packet) = self.router.packet(&endpoint, chunk)?;
             self.links.send(first, packet);
             self.counts.sent += 1;
         }

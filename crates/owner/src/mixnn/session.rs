@@ -42,6 +42,8 @@ pub struct MixnnOptions {
     pub checkpoint: Option<PathBuf>,
     /// Continue from the checkpoint.
     pub resume: bool,
+    /// The key the hosts check set-ups against (their `--owner-key`), if they do.
+    pub owner_key: Option<[u8; 32]>,
 }
 
 /// What crossed the network.
@@ -233,6 +235,8 @@ impl Run<'_> {
                 step,
                 attempt,
             };
+            // The first host's plan and the batch go first; the other plans are built while
+            // the batch travels (a host keeps what overtakes its plan).
             for i in 0..n {
                 let to_next = if i + 1 < n {
                     To::Host(i + 1)
@@ -250,13 +254,12 @@ impl Run<'_> {
                     backward: self.driver.reply_blocks(to_previous, slot(back), p)?,
                 };
                 self.driver.send(To::Host(i), slot(Kind::Plan), &plan, 1)?;
+                if i == 0 {
+                    let input = Message::Forward(input.clone());
+                    self.driver
+                        .send(To::Host(0), slot(Kind::Forward), &input, p)?;
+                }
             }
-            self.driver.send(
-                To::Host(0),
-                slot(Kind::Forward),
-                &Message::Forward(input.clone()),
-                p,
-            )?;
             let timeout = self.options.step_timeout;
             if let Some(Message::Forward(logits)) =
                 self.driver.wait_for(slot(Kind::Forward), timeout)
@@ -382,7 +385,7 @@ pub fn train_mixnn<S: LabelledSet>(
         })
         .collect();
     let mut run = Run {
-        driver: Driver::new(&options.listen, router, hosts)?,
+        driver: Driver::new(&options.listen, router, hosts, options.owner_key)?,
         packets: data_packets(&plans, setup)?,
         plans,
         setup,
