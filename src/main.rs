@@ -1,8 +1,8 @@
 //! `amalgam`: obfuscated neural-network training on untrusted compute.
 //!
 //! Owner side: `augment`, `extract`, `baseline`, `eval`; cloud side: `train`; both in one go:
-//! `run`; the privacy audit: `audit`, `audit-sweep`; the PrivyNet scheme: `privynet ...`. See
-//! `amalgam --help`.
+//! `run`; the privacy audit: `audit`, `audit-sweep`; the other schemes: `privynet ...`,
+//! `tempo ...`, `mixnn ...`; all side by side: `compare`. See `amalgam --help`.
 
 mod args;
 mod commands;
