@@ -16,10 +16,7 @@ use common::{amalgam, entries, stderr};
 /// Runs `amalgam ARGS` with files limited to `kib` KiB (written as 2 × kib blocks of 512
 /// bytes for POSIX `sh`), `SIGXFSZ` ignored.
 fn amalgam_on_full_disk(kib: u64, args: &[&str]) -> Output {
-    let script = format!(
-        "trap '' XFSZ; ulimit -f {}; exec \"$0\" \"$@\"",
-        2 * kib
-    );
+    let script = format!("trap '' XFSZ; ulimit -f {}; exec \"$0\" \"$@\"", 2 * kib);
     Command::new("sh")
         .arg("-c")
         .arg(script)
@@ -59,8 +56,14 @@ fn a_full_disk_at_a_checkpoint_stops_cleanly_and_resume_ends_bitwise_equal() {
     // The disk fills up: the second epoch's checkpoint cannot be written.
     let full = amalgam_on_full_disk(4, &train_args(&bundle, &resumed_arg, &["--resume"]));
     let err = stderr(&full);
-    assert!(!full.status.success(), "training cannot finish on a full disk");
-    assert!(err.contains("cannot write") || err.contains("too large"), "{err}");
+    assert!(
+        !full.status.success(),
+        "training cannot finish on a full disk"
+    );
+    assert!(
+        err.contains("cannot write") || err.contains("too large"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     assert!(!resumed.exists(), "no trained weights from a failed run");
     assert_eq!(
@@ -76,7 +79,10 @@ fn a_full_disk_at_a_checkpoint_stops_cleanly_and_resume_ends_bitwise_equal() {
         read_tensor_file(&straight).unwrap(),
         read_tensor_file(&resumed).unwrap(),
     );
-    assert_eq!(a.tensors, b.tensors, "resumed after a full disk vs uninterrupted");
+    assert_eq!(
+        a.tensors, b.tensors,
+        "resumed after a full disk vs uninterrupted"
+    );
 }
 
 #[test]
@@ -97,8 +103,14 @@ fn augment_on_a_full_disk_publishes_nothing() {
         ],
     );
     let err = stderr(&out);
-    assert!(!out.status.success(), "the embedded set's bundle is over 64 KiB");
-    assert!(err.contains("cannot write") || err.contains("too large"), "{err}");
+    assert!(
+        !out.status.success(),
+        "the embedded set's bundle is over 64 KiB"
+    );
+    assert!(
+        err.contains("cannot write") || err.contains("too large"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     assert!(!bundle.exists() && !key.exists());
     assert!(

@@ -1,8 +1,8 @@
 //! Mutation fuzzing of everything amalgam reads from outside (issue 16): valid bundles,
-//! trained weights, keys, IDX, CIFAR and CSV inputs are mutated at the byte level (flips,
-//! "interesting" bytes, cut and repeated ranges, truncation) and in their JSON numbers (0, -1,
-//! 2^32, 2^63, 2^64 - 1, 1e308, ...), then read, and where the reader accepts them, used
-//! (trained for one epoch, extracted, augmented). Every case must end in a result or a clean
+//! trained weights, keys, training checkpoints, IDX, CIFAR, image folders and CSV inputs are
+//! mutated at the byte level (flips, "interesting" bytes, cut and repeated ranges, truncation)
+//! and in their JSON numbers (0, -1, 2^32, 2^63, 2^64 - 1, 1e308, ...), then read, and where
+//! the reader accepts them, used (trained for one epoch, resumed, extracted, augmented). Every case must end in a result or a clean
 //! error: no panic (proptest catches and shrinks it) and no allocation above
 //! [`ALLOCATION_CAP`] (the counting allocator below aborts the test binary).
 //!
@@ -389,4 +389,73 @@ fn mutated_text_tables_load_or_fail_cleanly() {
     fuzz("CSV", dir.path(), &["reviews.csv"], |d| {
         let _ = load_text_dataset(Some(&d.join("reviews.csv")), &options);
     });
+}
+
+#[test]
+fn mutated_image_folders_load_or_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_image_folder(dir.path(), 2, 20, 12);
+    image::RgbImage::from_fn(9, 14, |x, y| image::Rgb([x as u8 * 20, y as u8 * 15, 90]))
+        .save(dir.path().join("train/dog/2.jpg"))
+        .unwrap();
+    fuzz(
+        "image folder",
+        dir.path(),
+        &[
+            "train/dog/0.png",
+            "train/cat/1.png",
+            "test/dog/0.png",
+            "train/dog/2.jpg",
+        ],
+        |d| {
+            let _ = load_dataset(Some(d), 16);
+        },
+    );
+}
+
+#[test]
+fn mutated_training_checkpoints_resume_or_fail_cleanly() {
+    let dataset = common::tiny_dataset(8, 16);
+    let job = tempfile::tempdir().unwrap();
+    let mut options = common::quick_options(1, 0, 3);
+    options.train.epochs = 2;
+    let bundle = job.path().join("bundle");
+    augment(&dataset, &options, &bundle, &job.path().join("key.json")).unwrap();
+    let out = job.path().join("trained.safetensors");
+    let stop = TrainOptions {
+        resume: false,
+        stop_after: Some(1),
+    };
+    train_bundle(
+        &bundle,
+        &out,
+        &out.with_extension("log.jsonl"),
+        &ProgressBar::hidden(),
+        stop,
+    )
+    .unwrap();
+    fuzz(
+        "training checkpoint",
+        job.path(),
+        &[
+            "trained.safetensors.checkpoint/state.json",
+            "trained.safetensors.checkpoint/epoch-1.model.bpk",
+            "trained.safetensors.checkpoint/epoch-1.optimizer.bpk",
+        ],
+        |d| {
+            let out = d.join("trained.safetensors");
+            let resume = TrainOptions {
+                resume: true,
+                stop_after: None,
+            };
+            let log = out.with_extension("log.jsonl");
+            let _ = train_bundle(
+                &d.join("bundle"),
+                &out,
+                &log,
+                &ProgressBar::hidden(),
+                resume,
+            );
+        },
+    );
 }
