@@ -19,7 +19,13 @@ pub mod train;
 
 use amalgam_owner::data::{Dataset, load_dataset};
 use amalgam_owner::setup::OwnerSetup;
-use anyhow::{Result, bail};
+use std::path::{Path, PathBuf};
+
+use amalgam_core::files::check_new_dir;
+use amalgam_core::model::{ModelSpec, Weights};
+use amalgam_core::training::EpochLog;
+use amalgam_owner::model_dir::write_model_dir;
+use anyhow::{Context, Result, bail};
 
 use crate::args::{DataArgs, Task, TrainingArgs};
 use crate::progress;
@@ -47,4 +53,41 @@ pub fn image_setup(data: &Dataset, training: &TrainingArgs) -> Result<OwnerSetup
         &training.settings(),
         training.seed,
     )?)
+}
+
+/// `OUT.checkpoint`: where a run that writes the model directory `out` keeps its checkpoints
+/// (Tempo, MixNN); refuses an earlier run's unless `resume`, and an existing `out`.
+pub fn owner_checkpoint(out: &Path, resume: bool) -> Result<PathBuf> {
+    check_new_dir(out)?;
+    let mut checkpoint = out.to_path_buf().into_os_string();
+    checkpoint.push(".checkpoint");
+    let checkpoint = PathBuf::from(checkpoint);
+    if !resume && checkpoint.exists() {
+        bail!(
+            "{}: a checkpoint of an earlier run is there; pass --resume to continue it, or remove it",
+            checkpoint.display()
+        );
+    }
+    Ok(checkpoint)
+}
+
+/// Writes the trained model directory `out`, removes the run's `checkpoint` and prints the
+/// epochs' time and loss.
+pub fn finish_owner_run(
+    out: &Path,
+    spec: &ModelSpec,
+    weights: &Weights,
+    checkpoint: &Path,
+    epochs: &[EpochLog],
+) -> Result<()> {
+    write_model_dir(out, spec, weights)?;
+    std::fs::remove_dir_all(checkpoint)
+        .with_context(|| format!("cannot remove {}", checkpoint.display()))?;
+    for epoch in epochs {
+        println!(
+            "epoch {:>3}  {:>7.1} s  loss {:.4}",
+            epoch.epoch, epoch.seconds, epoch.branch_loss[0]
+        );
+    }
+    Ok(())
 }

@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use amalgam_core::files::{read_json, write_json};
-use amalgam_core::training::{EpochLog, TrainState};
+use amalgam_core::files::{read, read_json, write_json};
+use amalgam_core::training::{EpochLog, TrainState, restore_optimizer};
 use amalgam_core::{Error, Result};
 use burn::optim::ModuleOptimizer;
 use burn::store::{BurnpackStore, ModuleSnapshot};
@@ -123,9 +123,8 @@ pub fn load(
         ));
     }
     let optimizer_path = epoch_file(dir, state.epochs_done, "optimizer");
-    let optimizer = optimizer
-        .load(&optimizer_path)
-        .map_err(|e| Error::file(&optimizer_path, format!("cannot read: {e}")))?;
+    let optimizer = restore_optimizer(optimizer, read(&optimizer_path)?)
+        .map_err(|e| Error::file(&optimizer_path, e))?;
     Ok(TrainState {
         model,
         optimizer,

@@ -2,32 +2,18 @@
 
 use std::time::Duration;
 
-use amalgam_core::files::check_new_dir;
 use amalgam_core::tempo::NoiseTcp;
-use amalgam_owner::model_dir::write_model_dir;
 use amalgam_owner::tempo::train_with_worker;
-use std::path::PathBuf;
-
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 
 use super::args::TempoTrainArgs;
 use super::offload_options;
 use crate::commands::image_setup as setup;
-use crate::commands::key_file;
-use crate::commands::load_images;
+use crate::commands::{finish_owner_run, key_file, load_images, owner_checkpoint};
 use crate::progress;
 
 pub fn run(args: TempoTrainArgs) -> Result<()> {
-    check_new_dir(&args.out)?;
-    let mut checkpoint = args.out.clone().into_os_string();
-    checkpoint.push(".checkpoint");
-    let checkpoint = PathBuf::from(checkpoint);
-    if !args.resume && checkpoint.exists() {
-        bail!(
-            "{}: a checkpoint of an earlier run is there; pass --resume to continue it, or remove it",
-            checkpoint.display()
-        );
-    }
+    let checkpoint = owner_checkpoint(&args.out, args.resume)?;
     let psk = key_file::read(&args.psk)?;
     let data = load_images(&args.data)?;
     let setup = setup(&data, &args.training)?;
@@ -43,15 +29,13 @@ pub fn run(args: TempoTrainArgs) -> Result<()> {
     );
     bar.finish_and_clear();
     let outcome = outcome?;
-    write_model_dir(&args.out, &setup.spec, &outcome.weights)?;
-    std::fs::remove_dir_all(&checkpoint)
-        .with_context(|| format!("cannot remove {}", checkpoint.display()))?;
-    for epoch in &outcome.epochs {
-        println!(
-            "epoch {:>3}  {:>7.1} s  loss {:.4}",
-            epoch.epoch, epoch.seconds, epoch.branch_loss[0]
-        );
-    }
+    finish_owner_run(
+        &args.out,
+        &setup.spec,
+        &outcome.weights,
+        &checkpoint,
+        &outcome.epochs,
+    )?;
     let t = outcome.traffic;
     println!(
         "{} steps, {} requests, {:.1} MB sent, {:.1} MB received, {} products checked",

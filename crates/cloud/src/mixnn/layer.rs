@@ -13,7 +13,7 @@ use burn::tensor::activation::relu;
 use amalgam_core::mixnn::LayerSpec;
 use amalgam_core::model::{Weights, check_shapes, set_weights, weights_of};
 use amalgam_core::tensors::{HostTensor, Values};
-use amalgam_core::training::OptimizerSettings;
+use amalgam_core::training::{OptimizerSettings, restore_optimizer};
 use amalgam_core::{Error, Result};
 
 #[derive(Module, Debug)]
@@ -103,9 +103,7 @@ impl HostLayer {
         }
         let mut optimizer = settings.build();
         if let Some(bytes) = optimizer_state {
-            optimizer = optimizer
-                .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.to_vec()))
-                .map_err(|e| Error::invalid(format!("unreadable optimizer state: {e}")))?;
+            optimizer = restore_optimizer(optimizer, bytes.to_vec()).map_err(Error::invalid)?;
         }
         Ok(Self {
             spec: spec.clone(),

@@ -12,7 +12,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use super::wire::{LayerState, MAX_LAYERS, Matrix};
-use crate::training::OptimizerSettings;
+use crate::training::{OptimizerSettings, restore_optimizer};
 use crate::{Error, Result};
 
 /// The parameters, with fixed ids (weight `2i`, bias `2i + 1`) so that a saved optimizer
@@ -90,9 +90,7 @@ impl OffloadedLayers {
         }
         let mut optimizer = settings.build();
         if let Some(bytes) = optimizer_state {
-            optimizer = optimizer
-                .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.to_vec()))
-                .map_err(|e| invalid(format!("unreadable optimizer state: {e}")))?;
+            optimizer = restore_optimizer(optimizer, bytes.to_vec()).map_err(invalid)?;
         }
         Ok(Self {
             params: LayerParams { weights, biases },

@@ -110,6 +110,32 @@ impl OptimizerSettings {
     }
 }
 
+/// `optimizer` with the state in `bytes` (burnpack, as `ModuleOptimizer::into_bytes` writes
+/// it). The record is checked first: burn panics on a state tensor without a parameter id, and
+/// the bytes may come from a damaged checkpoint or from across the trust boundary.
+///
+/// # Errors
+/// A description if the bytes are not a burnpack optimizer record.
+pub fn restore_optimizer(
+    optimizer: ModuleOptimizer,
+    bytes: Vec<u8>,
+) -> std::result::Result<ModuleOptimizer, String> {
+    use burn::store::burn_pack::Reader;
+    use burn::tensor::Bytes;
+    let tensors = Reader::from_bytes(Bytes::from_bytes_vec(bytes.clone()))
+        .and_then(Reader::into_tensors)
+        .map_err(|e| format!("not an optimizer state: {e}"))?;
+    if let Some(t) = tensors.iter().find(|t| t.param_id.is_none()) {
+        return Err(format!(
+            "optimizer state tensor `{}` has no parameter id",
+            t.name
+        ));
+    }
+    optimizer
+        .from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| format!("not an optimizer state: {e}"))
+}
+
 /// How to train: everything the cloud needs besides the model and the data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -268,6 +294,34 @@ mod tests {
             crop_flip: None,
             batch_order_seed: 0,
         }
+    }
+
+    #[test]
+    fn an_optimizer_state_without_parameter_ids_is_refused_not_a_panic() {
+        use burn::store::burn_pack::{Bytes, DType, Tensor, Writer};
+        let settings = OptimizerSettings {
+            optimizer: OptimizerKind::Adam,
+            momentum: 0.0,
+            weight_decay: 0.0,
+        };
+        // What the fuzzer found: a record tensor whose parameter id is gone.
+        let values = Bytes::from_bytes_vec(vec![0u8; 16]);
+        let record = Writer::new(vec![Tensor::new(
+            "0.moment_1".into(),
+            DType::F32,
+            [4],
+            None,
+            values,
+        )])
+        .into_bytes()
+        .unwrap();
+        let e = restore_optimizer(settings.build(), record.to_vec())
+            .err()
+            .unwrap();
+        assert!(e.contains("no parameter id"), "{e}");
+        assert!(restore_optimizer(settings.build(), b"junk".to_vec()).is_err());
+        let empty = settings.build().into_bytes().unwrap().to_vec();
+        assert!(restore_optimizer(settings.build(), empty).is_ok());
     }
 
     #[test]

@@ -10,6 +10,8 @@ use burn::tensor::ops::PadMode;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use super::TrainConfig;
+use crate::data::LabelledSet;
 use crate::model::{ImageShape, InputBatch};
 use crate::rng::{Stream, substream};
 
@@ -93,6 +95,28 @@ impl BatchTransform {
             (Some(t), InputBatch::Images(images)) => InputBatch::Images(t.apply(images)),
             (_, input) => input,
         }
+    }
+}
+
+/// The samples `batch` of `data` as images `[B, C, H, W]` with the crops and flips of `config`
+/// for `epoch` applied (images of `shape`), and their labels `[B]`, on `device`; `None` for a
+/// batch of tokens. For the schemes whose owner feeds a network batch by batch itself (Tempo's
+/// trusted process, MixNN's owner): the same batches as the training loop's.
+pub fn image_batch(
+    data: &dyn LabelledSet,
+    config: &TrainConfig,
+    epoch: usize,
+    batch: &[usize],
+    shape: ImageShape,
+    device: &Device,
+) -> Option<(Tensor<4>, Tensor<1, Int>)> {
+    let (input, labels) = data.batch(batch, device);
+    let transform = config
+        .crop_flip
+        .map(|t| t.batch(epoch, batch, shape, device));
+    match BatchTransform::apply_if_any(transform.as_ref(), input) {
+        InputBatch::Images(images) => Some((images, labels)),
+        InputBatch::Tokens(_) => None,
     }
 }
 

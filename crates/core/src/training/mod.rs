@@ -8,7 +8,10 @@ mod crop_flip;
 mod evaluate;
 mod train;
 
-pub use config::{OptimizerKind, OptimizerSettings, Schedule, TRAIN_FORMAT_VERSION, TrainConfig};
-pub use crop_flip::{BatchTransform, CropFlip};
+pub use config::{
+    OptimizerKind, OptimizerSettings, Schedule, TRAIN_FORMAT_VERSION, TrainConfig,
+    restore_optimizer,
+};
+pub use crop_flip::{BatchTransform, CropFlip, image_batch};
 pub use evaluate::{Evaluation, evaluate, logits};
 pub use train::{BranchedClassifier, EpochLog, TrainState, train};

@@ -12,9 +12,9 @@ use amalgam_core::backend::training_device;
 use amalgam_core::data::{LabelledSet, batch_order};
 use amalgam_core::mixnn::packet::{Kind, PACKET_BYTES, Slot, chunks_for};
 use amalgam_core::mixnn::{Message, NodeCard};
-use amalgam_core::model::{InputStage, Weights};
+use amalgam_core::model::{InputBatch, InputStage, Weights};
 use amalgam_core::tensors::{HostTensor, Values};
-use amalgam_core::training::{BatchTransform, EpochLog};
+use amalgam_core::training::{EpochLog, image_batch};
 use amalgam_core::{Error, Result};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
@@ -410,6 +410,11 @@ pub fn train_mixnn<S: LabelledSet>(
 
     let device = training_device();
     let stage = InputStage::new(&setup.spec, &device);
+    let image = setup
+        .spec
+        .input
+        .image()
+        .expect("host_plans takes images only");
     let mut learning_rates = config.learning_rates(batches).skip(first_epoch * batches);
     let mut log = log;
     let mut latest = held;
@@ -429,14 +434,9 @@ pub fn train_mixnn<S: LabelledSet>(
         for batch in
             batch_order(data.len(), config.batch_order_seed, epoch).chunks(config.batch_size)
         {
-            let (input, labels) = data.batch(batch, &device);
-            let transform = config
-                .crop_flip
-                .zip(setup.spec.input.image())
-                .map(|(t, shape)| t.batch(epoch, batch, shape, &device));
-            let images = stage
-                .apply(BatchTransform::apply_if_any(transform.as_ref(), input))
-                .images();
+            let (images, labels) = image_batch(data, config, epoch, batch, image, &device)
+                .ok_or_else(|| Error::invalid("MixNN trains image models only"))?;
+            let images = stage.apply(InputBatch::Images(images)).images();
             let rate = learning_rates
                 .next()
                 .expect("one learning rate per batch of every epoch");

@@ -11,10 +11,10 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use amalgam_core::files::{SECRET_MODE, read_at_most, read_json, write_atomic_with_mode};
+use amalgam_core::files::{SECRET_MODE, read, read_at_most, read_json, write_atomic_with_mode};
 use amalgam_core::tempo::wire::MAX_FRAME_BYTES;
 use amalgam_core::tempo::{LayerState, Message};
-use amalgam_core::training::EpochLog;
+use amalgam_core::training::{EpochLog, restore_optimizer};
 use amalgam_core::{Error, Result};
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use serde::{Deserialize, Serialize};
@@ -162,10 +162,8 @@ pub fn load(
         ));
     }
     let optimizer = file(dir, epoch, "norms-optimizer.bpk");
-    state.optimizer = state
-        .optimizer
-        .load(&optimizer)
-        .map_err(|e| Error::file(&optimizer, format!("cannot read: {e}")))?;
+    let restored = restore_optimizer(state.optimizer, read(&optimizer)?);
+    state.optimizer = restored.map_err(|e| Error::file(&optimizer, e))?;
     state.log = saved.log;
     Ok((
         state,

@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use amalgam_core::backend::training_device;
 use amalgam_core::data::{LabelledSet, batch_order};
-use amalgam_core::model::{InputBatch, Weights};
+use amalgam_core::model::Weights;
 use amalgam_core::tempo::LayerState;
-use amalgam_core::training::{BatchTransform, EpochLog, TrainConfig};
+use amalgam_core::training::{EpochLog, TrainConfig, image_batch};
 use amalgam_core::{Error, Result};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::ModuleOptimizer;
@@ -81,12 +81,7 @@ pub fn train(
         for batch in
             batch_order(data.len(), config.batch_order_seed, epoch).chunks(config.batch_size)
         {
-            let (input, labels) = data.batch(batch, &device);
-            let transform = config
-                .crop_flip
-                .map(|t| t.batch(epoch, batch, image, &device));
-            let InputBatch::Images(images) =
-                BatchTransform::apply_if_any(transform.as_ref(), input)
+            let Some((images, labels)) = image_batch(data, config, epoch, batch, image, &device)
             else {
                 return Err(Error::invalid("Tempo trains image models only"));
             };
