@@ -110,6 +110,9 @@ impl OptimizerSettings {
     }
 }
 
+/// Highest tensor rank burn's optimizers keep a state for.
+const MAX_STATE_RANK: usize = 8;
+
 /// `optimizer` with the state in `bytes` (burnpack, as `ModuleOptimizer::into_bytes` writes
 /// it). The record is checked first: burn panics on a state tensor without a parameter id, and
 /// the bytes may come from a damaged checkpoint or from across the trust boundary.
@@ -122,14 +125,36 @@ pub fn restore_optimizer(
 ) -> std::result::Result<ModuleOptimizer, String> {
     use burn::store::burn_pack::Reader;
     use burn::tensor::Bytes;
-    let tensors = Reader::from_bytes(Bytes::from_bytes_vec(bytes.clone()))
-        .and_then(Reader::into_tensors)
-        .map_err(|e| format!("not an optimizer state: {e}"))?;
-    if let Some(t) = tensors.iter().find(|t| t.param_id.is_none()) {
-        return Err(format!(
-            "optimizer state tensor `{}` has no parameter id",
-            t.name
-        ));
+    let bad = |e: burn::store::burn_pack::Error| format!("not an optimizer state: {e}");
+    let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes.clone())).map_err(bad)?;
+    // burn panics on a state rank it has no type for, and on a tensor without a parameter id.
+    let mut ranks = std::collections::BTreeMap::new();
+    for (name, value) in reader.scalars() {
+        if let Some(id) = name.strip_suffix(".__rank") {
+            let rank = usize::try_from(*value)
+                .ok()
+                .filter(|r| *r <= MAX_STATE_RANK)
+                .ok_or_else(|| {
+                    format!("optimizer state `{name}` is not a rank up to {MAX_STATE_RANK}")
+                })?;
+            ranks.insert(id.to_string(), rank);
+        }
+    }
+    for t in reader.into_tensors().map_err(bad)? {
+        let rank = t.shape.num_dims();
+        let id = t.name.split('.').next().unwrap_or_default();
+        if t.param_id.is_none() {
+            return Err(format!(
+                "optimizer state tensor `{}` has no parameter id",
+                t.name
+            ));
+        }
+        if rank > MAX_STATE_RANK || ranks.get(id).is_some_and(|&r| r != rank) {
+            return Err(format!(
+                "optimizer state tensor `{}` has rank {rank}, not its parameter's",
+                t.name
+            ));
+        }
     }
     optimizer
         .from_bytes(Bytes::from_bytes_vec(bytes))
@@ -297,8 +322,8 @@ mod tests {
     }
 
     #[test]
-    fn an_optimizer_state_without_parameter_ids_is_refused_not_a_panic() {
-        use burn::store::burn_pack::{Bytes, DType, Tensor, Writer};
+    fn optimizer_states_burn_would_panic_on_are_refused() {
+        use burn::store::burn_pack::{Bytes, DType, Scalar, Tensor, Writer};
         let settings = OptimizerSettings {
             optimizer: OptimizerKind::Adam,
             momentum: 0.0,
@@ -319,6 +344,15 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.contains("no parameter id"), "{e}");
+        // And a rank burn keeps no state type for.
+        let rank_9 = Writer::new(Vec::new())
+            .with_scalar("7.__rank", Scalar::UInt(9))
+            .into_bytes()
+            .unwrap();
+        let e = restore_optimizer(settings.build(), rank_9.to_vec())
+            .err()
+            .unwrap();
+        assert!(e.contains("rank"), "{e}");
         assert!(restore_optimizer(settings.build(), b"junk".to_vec()).is_err());
         let empty = settings.build().into_bytes().unwrap().to_vec();
         assert!(restore_optimizer(settings.build(), empty).is_ok());
