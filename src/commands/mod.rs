@@ -13,6 +13,7 @@ pub mod mixnn;
 pub mod original_data;
 pub mod privynet;
 pub mod run;
+pub mod scheme_report;
 pub mod shadow;
 pub mod tempo;
 pub mod train;

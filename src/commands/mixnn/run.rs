@@ -16,24 +16,18 @@ use super::nodes::start_local;
 use super::options;
 use crate::commands::eval::evaluate_dir;
 use crate::commands::image_setup as setup;
-use crate::commands::run::{default_out, rayon_threads};
+use crate::commands::run::default_out;
+use crate::commands::scheme_report::{JobSummary, print_model_table};
 use crate::commands::{key_file, load_images};
 use crate::progress;
 
 /// `report.json`.
 #[derive(Serialize, Debug)]
 struct MixnnReport {
-    dataset: String,
-    model: String,
-    train_samples: usize,
-    test_samples: usize,
-    epochs: usize,
-    batch_size: usize,
-    optimizer: String,
-    learning_rate: f64,
+    #[serde(flatten)]
+    job: JobSummary,
     layer_hosts: usize,
     mix_nodes: usize,
-    threads: usize,
     /// The model trained in one process (burn's whole network).
     one_process: Evaluation,
     /// The model MixNN returns.
@@ -91,17 +85,9 @@ pub fn run(args: MixnnRunArgs) -> Result<()> {
     let steps = t.steps.max(1) as f64;
     let plain_step = plain.train_seconds / steps;
     let report = MixnnReport {
-        dataset: data.name.clone(),
-        model: setup.spec.architecture.name().into(),
-        train_samples: data.train.labels.len(),
-        test_samples: data.test.labels.len(),
-        epochs: setup.train.epochs,
-        batch_size: setup.train.batch_size,
-        optimizer: format!("{:?}", setup.train.optimizer).to_lowercase(),
-        learning_rate: setup.train.learning_rate,
+        job: JobSummary::new(&data, &setup),
         layer_hosts: hosts,
         mix_nodes: args.mixes,
-        threads: rayon_threads(),
         one_process: evaluate("one-process")?,
         mixnn: evaluate("mixnn")?,
         mixnn_vs_one_process: compare_weights(&mixnn.weights, &plain.weights),
@@ -120,42 +106,26 @@ pub fn run(args: MixnnRunArgs) -> Result<()> {
 
 fn print_table(r: &MixnnReport, out: &Path) {
     println!(
-        "amalgam mixnn run: {} on {} ({} train / {} test), {} epochs, batch {}, {} lr {}, {} layer hosts, {} mix nodes ({} per route), {} threads",
-        r.model,
-        r.dataset,
-        r.train_samples,
-        r.test_samples,
-        r.epochs,
-        r.batch_size,
-        r.optimizer,
-        r.learning_rate,
+        "amalgam mixnn run: {}, {} layer hosts, {} mix nodes ({} per route), {} threads",
+        r.job.describe(),
         r.layer_hosts,
         r.mix_nodes,
         r.traffic.route_mixes,
-        r.threads
+        r.job.threads
     );
     println!();
-    println!(
-        "| model                                 | test accuracy | test loss | max abs weight diff vs one process | wall time (s) |"
+    print_model_table(
+        "one process",
+        &[
+            ("one process", &r.one_process, None, r.one_process_seconds),
+            (
+                "MixNN (hosts behind mixes, TCP)",
+                &r.mixnn,
+                Some(&r.mixnn_vs_one_process),
+                r.mixnn_seconds,
+            ),
+        ],
     );
-    println!(
-        "|---------------------------------------|---------------|-----------|------------------------------------|---------------|"
-    );
-    for (name, e, diff, seconds) in [
-        ("one process", &r.one_process, None, r.one_process_seconds),
-        (
-            "MixNN (hosts behind mixes, TCP)",
-            &r.mixnn,
-            Some(&r.mixnn_vs_one_process),
-            r.mixnn_seconds,
-        ),
-    ] {
-        let diff = diff.map_or("-".to_string(), |d| format!("{:e}", d.max_abs_diff));
-        println!(
-            "| {name:<37} | {:>13.4} | {:>9.4} | {diff:>34} | {seconds:>13.2} |",
-            e.accuracy, e.loss
-        );
-    }
     println!();
     let t = &r.traffic;
     println!(

@@ -20,7 +20,8 @@ use crate::commands::eval::evaluate_dir;
 use crate::commands::image_setup as setup;
 use crate::commands::key_file;
 use crate::commands::load_images;
-use crate::commands::run::{default_out, rayon_threads};
+use crate::commands::run::default_out;
+use crate::commands::scheme_report::{JobSummary, print_model_table};
 use crate::progress;
 
 /// Wall time of each way of training, seconds.
@@ -34,17 +35,10 @@ struct Seconds {
 /// `report.json`.
 #[derive(Serialize, Debug)]
 struct TempoReport {
-    dataset: String,
-    model: String,
-    train_samples: usize,
-    test_samples: usize,
-    epochs: usize,
-    batch_size: usize,
-    optimizer: String,
-    learning_rate: f64,
+    #[serde(flatten)]
+    job: JobSummary,
     freivalds_rounds: usize,
     offloaded_layers: usize,
-    threads: usize,
     /// The model trained in the clear in one process (burn's own layers).
     plain: Evaluation,
     /// The model Tempo returns.
@@ -94,19 +88,11 @@ pub fn run(args: TempoRunArgs) -> Result<()> {
     let evaluate = |name: &str| evaluate_dir(&dir.join(name), &data.test, None);
     let traffic = tempo.traffic;
     let report = TempoReport {
-        dataset: data.name.clone(),
-        model: setup.spec.architecture.name().into(),
-        train_samples: data.train.labels.len(),
-        test_samples: data.test.labels.len(),
-        epochs: setup.train.epochs,
-        batch_size: setup.train.batch_size,
-        optimizer: format!("{:?}", setup.train.optimizer).to_lowercase(),
-        learning_rate: setup.train.learning_rate,
+        job: JobSummary::new(&data, &setup),
         freivalds_rounds: rounds,
         offloaded_layers: amalgam_owner::tempo::graph::Graph::new(&setup.spec)?
             .layers
             .len(),
-        threads: rayon_threads(),
         plain: evaluate("plain")?,
         tempo: evaluate("tempo")?,
         trusted_alone: evaluate("trusted-alone")?,
@@ -129,48 +115,32 @@ pub fn run(args: TempoRunArgs) -> Result<()> {
 
 fn print_table(r: &TempoReport, out: &Path) {
     println!(
-        "amalgam tempo run: {} on {} ({} train / {} test), {} epochs, batch {}, {} lr {}, {} offloaded layers, Freivalds rounds {}, {} threads",
-        r.model,
-        r.dataset,
-        r.train_samples,
-        r.test_samples,
-        r.epochs,
-        r.batch_size,
-        r.optimizer,
-        r.learning_rate,
+        "amalgam tempo run: {}, {} offloaded layers, Freivalds rounds {}, {} threads",
+        r.job.describe(),
         r.offloaded_layers,
         r.freivalds_rounds,
-        r.threads
+        r.job.threads
     );
     println!();
-    println!(
-        "| model                                   | test accuracy | test loss | max abs weight diff vs plain | wall time (s) |"
-    );
-    println!(
-        "|-----------------------------------------|---------------|-----------|------------------------------|---------------|"
-    );
     let s = &r.seconds;
-    for (name, e, diff, seconds) in [
-        ("plain (one process)", &r.plain, None, s.plain),
-        (
-            "Tempo (trusted process + worker, TCP)",
-            &r.tempo,
-            Some(&r.tempo_vs_plain),
-            s.tempo,
-        ),
-        (
-            "trusted process alone (TEE-only)",
-            &r.trusted_alone,
-            Some(&r.trusted_alone_vs_plain),
-            s.trusted_alone,
-        ),
-    ] {
-        let diff = diff.map_or("-".to_string(), |d| format!("{:e}", d.max_abs_diff));
-        println!(
-            "| {name:<39} | {:>13.4} | {:>9.4} | {diff:>28} | {seconds:>13.2} |",
-            e.accuracy, e.loss
-        );
-    }
+    print_model_table(
+        "plain",
+        &[
+            ("plain (one process)", &r.plain, None, s.plain),
+            (
+                "Tempo (trusted process + worker, TCP)",
+                &r.tempo,
+                Some(&r.tempo_vs_plain),
+                s.tempo,
+            ),
+            (
+                "trusted process alone (TEE-only)",
+                &r.trusted_alone,
+                Some(&r.trusted_alone_vs_plain),
+                s.trusted_alone,
+            ),
+        ],
+    );
     println!();
     let t = &r.traffic;
     println!(
