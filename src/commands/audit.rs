@@ -97,6 +97,7 @@ pub fn run(args: AuditArgs) -> Result<()> {
             &view.train,
             &r.from_branch,
             &r.drop_noise,
+            &r.ordered_subset,
             &r.flat_shrink,
         ],
         GRID_ROWS,
@@ -104,7 +105,7 @@ pub fn run(args: AuditArgs) -> Result<()> {
     let out = staging.commit()?;
     print_report(&report);
     println!(
-        "report {}, grid {} (columns: original | augmented | from branch | drop noise | flat shrink)",
+        "report {}, grid {} (columns: original | augmented | from branch | drop noise | ordered subset | flat shrink)",
         out.join("report.json").display(),
         out.join("grid.png").display()
     );

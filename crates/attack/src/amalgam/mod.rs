@@ -5,6 +5,7 @@
 mod detection;
 mod identification;
 mod logistic;
+mod ordered_subset;
 mod position_stats;
 mod reconstruction;
 mod shadow;
@@ -17,6 +18,7 @@ pub use identification::{
     tie_break,
 };
 pub use logistic::Logistic;
+pub use ordered_subset::{MAX_GAP, ordered_subset};
 pub use position_stats::{PositionStats, normalised_ranks};
 pub use reconstruction::{Reconstructions, reconstruct};
 pub use shadow::{SHADOW_TRAINED, Shadow, ShadowModels, position_rows};

@@ -3,7 +3,7 @@
 use amalgam_core::data::{ImageSet, LabelledSet};
 use amalgam_core::model::ImageShape;
 
-use crate::{CloudView, Identification, NoiseScores};
+use crate::{CloudView, Identification, NoiseScores, ordered_subset};
 
 /// The attacker's images of the (first `view.train.len()`) training samples, each of the
 /// original shape `[C, H, W]`.
@@ -15,6 +15,11 @@ pub struct Reconstructions {
     /// The `H * W` positions per channel judged least noise-like (by the attacker's chosen
     /// statistic), in grid order, reshaped to `[H, W]` (exact when the detection is perfect).
     pub drop_noise: ImageSet,
+    /// The increasing subsequence of `H * W` positions per channel that best combines the
+    /// detector's scores with the correlation of horizontal neighbours (see
+    /// [`ordered_subset`]), reshaped to `[H, W]`: the structure of the layout used without
+    /// the key.
+    pub ordered_subset: ImageSet,
     /// Each channel of the augmented sample read as one flat sequence of `H'W'` values and
     /// shrunk to `H * W` by box averaging, then reshaped to `[H, W]`. No secret is needed:
     /// the real pixels keep their row-major order in the flat grid, spread evenly among the
@@ -22,7 +27,7 @@ pub struct Reconstructions {
     pub flat_shrink: ImageSet,
 }
 
-/// Builds the three reconstructions.
+/// Builds the four reconstructions.
 pub fn reconstruct(
     view: &CloudView,
     identification: &Identification,
@@ -44,6 +49,9 @@ pub fn reconstruct(
     Reconstructions {
         from_branch: view.train.gather(&branch.keep_indices, shape),
         drop_noise: view.train.gather(&judged_real, shape),
+        ordered_subset: view
+            .train
+            .gather(&ordered_subset(&view.train, &scores.scores, shape), shape),
         flat_shrink: flat_shrink(&view.train, shape),
     }
 }

@@ -35,7 +35,7 @@ pub struct DetectionScore {
 /// How close one reconstruction is to the originals.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReconstructionScore {
-    /// `from_branch`, `drop_noise` or `flat_shrink` (images only).
+    /// `from_branch`, `drop_noise`, `ordered_subset` or `flat_shrink` (images only).
     pub method: String,
     /// Images: mean PSNR in dB (capped at [`PSNR_CAP_DB`] for exact recovery); text: none.
     pub psnr_db: Option<f64>,
@@ -148,6 +148,7 @@ pub fn score(view: &CloudView, attacks: &AttackResults, key: &SecretKey) -> Resu
     let reconstruction = [
         ("from_branch", &r.from_branch),
         ("drop_noise", &r.drop_noise),
+        ("ordered_subset", &r.ordered_subset),
         ("flat_shrink", &r.flat_shrink),
     ]
     .into_iter()
