@@ -326,9 +326,10 @@ pub struct ObfuscationArgs {
     /// secret as the key: the key's secrets follow from it.
     #[arg(long)]
     pub key_seed: Option<u64>,
-    /// With --noise interleave: the data set (a directory, as --data) whose images fill the
-    /// decoys' views, same shape and classes. Default: the owner's own set, which hides which
-    /// branch is real but shows only private images (see docs/PRIVACY.md).
+    /// With --noise interleave, images only: the data set (a directory, as --data) whose
+    /// images fill the decoys' views, same shape and classes. Default: the owner's own set,
+    /// which hides which branch is real but shows only private images (see docs/PRIVACY.md).
+    /// Refused for text (decoy texts would stand out by their unknown words).
     #[arg(long, value_name = "DIR")]
     pub decoy_data: Option<PathBuf>,
 }
