@@ -233,8 +233,8 @@ fn a_damaged_checkpoint_is_refused_never_a_panic() {
         checkpoint: Some(checkpoint.clone()),
         resume,
     };
-    let run = |setup: &OwnerSetup, resume| {
-        let (transport, worker) = in_process_worker(None);
+    let run = |setup: &OwnerSetup, resume, fault| {
+        let (transport, worker) = in_process_worker(fault);
         let outcome = train_with_worker(
             setup,
             &data.train,
@@ -247,15 +247,29 @@ fn a_damaged_checkpoint_is_refused_never_a_panic() {
         assert!(worker.join().is_ok(), "the worker panicked");
         outcome
     };
-    run(&setup, false).unwrap();
+    // A two-epoch run whose worker corrupts the first product of the second epoch (after 2
+    // steps of one product per offloaded layer), which Freivalds' check stops: the checkpoint
+    // of the first epoch is left for a resume of the same run. (The checkpoint names its run
+    // by the epochs too, so a one-epoch run's checkpoint would not do.)
     setup.train.epochs = 2;
+    let layers = TempoState::new(&setup).unwrap().1.len();
+    assert!(run(&setup, false, Some(Fault::CorruptProduct(2 * layers))).is_err());
     let files: Vec<_> = std::fs::read_dir(&checkpoint)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(files.len(), 4, "{files:?}");
-    for file in &files {
-        let original = std::fs::read(file).unwrap();
+    let originals: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    // A resume that goes through checkpoints its second epoch over the first: put the first
+    // back after every case.
+    let restore = || {
+        std::fs::remove_dir_all(&checkpoint).unwrap();
+        std::fs::create_dir(&checkpoint).unwrap();
+        for (file, bytes) in files.iter().zip(&originals) {
+            std::fs::write(file, bytes).unwrap();
+        }
+    };
+    for (file, original) in files.iter().zip(&originals) {
         for damage in 0..3 {
             let damaged = match damage {
                 0 => original[..original.len() / 2].to_vec(),
@@ -270,7 +284,7 @@ fn a_damaged_checkpoint_is_refused_never_a_panic() {
             };
             std::fs::write(file, &damaged).unwrap();
             let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&setup, true)));
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&setup, true, None)));
             let outcome = outcome
                 .unwrap_or_else(|_| panic!("{} damaged ({damage}) panicked", file.display()));
             match outcome {
@@ -278,7 +292,9 @@ fn a_damaged_checkpoint_is_refused_never_a_panic() {
                 // A changed value can be a legitimate state; a file that is not one cannot.
                 Ok(_) => assert!(damage == 1, "{} accepted damage {damage}", file.display()),
             }
-            std::fs::write(file, &original).unwrap();
+            restore();
         }
     }
+    let resumed = run(&setup, true, None).expect("the intact checkpoint resumes");
+    assert_eq!(resumed.epochs.len(), 2);
 }
