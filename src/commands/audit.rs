@@ -207,12 +207,12 @@ fn print_report(r: &AuditReport) {
     println!(
         "Reconstruction of the training samples (similarity: SSIM for images, token accuracy for text)"
     );
-    println!("| method      | PSNR (dB) | similarity |");
-    println!("|-------------|-----------|------------|");
+    println!("| method         | PSNR (dB) | similarity |");
+    println!("|----------------|-----------|------------|");
     for rec in &r.reconstruction {
         let psnr = rec.psnr_db.map_or("-".to_string(), |p| format!("{p:.2}"));
         println!(
-            "| {:<11} | {:>9} | {:>10.3} |",
+            "| {:<14} | {:>9} | {:>10.3} |",
             rec.method, psnr, rec.similarity
         );
     }
