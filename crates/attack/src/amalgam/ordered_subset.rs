@@ -30,16 +30,27 @@ const CORRELATION_SAMPLES: usize = 2_000;
 /// Weight of the detector's term against the correlation term.
 const DETECTOR_WEIGHT: f64 = 0.5;
 
+/// Most dynamic-programme states (`HW x (H'W' - HW + 1)`) per channel: 64 Mi states take
+/// 64 MiB of back-pointers and a few seconds. Larger images (CIFAR-size at any amount is far
+/// below) fall back to the detector's ranking.
+pub const MAX_STATES: usize = 1 << 26;
+
 /// Per channel, the `shape.pixels()` sorted grid positions of the best increasing
 /// subsequence of `set` (augmented samples `[C, H', W']`) given the detector's `scores`
 /// (per channel, one per grid position, higher = more noise-like). `shape` is the original
-/// `[C, H, W]`; `set` must have at least as many positions per channel.
+/// `[C, H, W]`; `set` must have at least as many positions per channel. Beyond
+/// [`MAX_STATES`] the channel's positions are the `HW` the detector judges least noise-like,
+/// in grid order.
 pub fn ordered_subset(set: &ImageSet, scores: &[Vec<f32>], shape: ImageShape) -> Vec<Vec<u32>> {
     let samples = set.len().min(CORRELATION_SAMPLES);
     (0..shape.channels)
         .map(|c| {
-            let correlation = gap_correlations(set, c, samples);
             let values: Vec<f64> = scores[c].iter().map(|&s| f64::from(s)).collect();
+            let slack = set.shape.pixels() - shape.pixels();
+            if shape.pixels().saturating_mul(slack + 1) > MAX_STATES {
+                return least_noise_like(&scores[c], shape.pixels());
+            }
+            let correlation = gap_correlations(set, c, samples);
             let unary: Vec<f64> = normalised_ranks(&values)
                 .into_iter()
                 .map(|rank| DETECTOR_WEIGHT * (1.0 - 2.0 * rank))
@@ -47,6 +58,15 @@ pub fn ordered_subset(set: &ImageSet, scores: &[Vec<f32>], shape: ImageShape) ->
             best_sequence(&unary, &correlation, shape.pixels(), shape.width)
         })
         .collect()
+}
+
+/// The `count` positions with the lowest `scores` (the least noise-like), sorted.
+pub(crate) fn least_noise_like(scores: &[f32], count: usize) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..scores.len() as u32).collect();
+    order.sort_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
+    let mut keep = order[..count].to_vec();
+    keep.sort_unstable();
+    keep
 }
 
 /// `corr[p * MAX_GAP + g - 1]`: the correlation of positions `p` and `p + g` of channel `c`

@@ -3,6 +3,7 @@
 use amalgam_core::data::{ImageSet, LabelledSet};
 use amalgam_core::model::ImageShape;
 
+use super::ordered_subset::least_noise_like;
 use crate::{CloudView, Identification, NoiseScores, ordered_subset};
 
 /// The attacker's images of the (first `view.train.len()`) training samples, each of the
@@ -38,13 +39,7 @@ pub fn reconstruct(
     let judged_real: Vec<Vec<u32>> = scores
         .scores
         .iter()
-        .map(|channel| {
-            let mut order: Vec<u32> = (0..channel.len() as u32).collect();
-            order.sort_by(|&a, &b| channel[a as usize].total_cmp(&channel[b as usize]));
-            let mut keep = order[..shape.pixels()].to_vec();
-            keep.sort_unstable();
-            keep
-        })
+        .map(|channel| least_noise_like(channel, shape.pixels()))
         .collect();
     Reconstructions {
         from_branch: view.train.gather(&branch.keep_indices, shape),
