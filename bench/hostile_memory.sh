@@ -72,3 +72,24 @@ if [ -x "$venv/bin/python" ]; then
     measure "model.json -> /dev/zero, PyTorch runtime" \
         env PYTHONPATH=python "$venv/bin/python" -m amalgam_cloud train "$work/zero" --out "$work/t5.safetensors"
 fi
+
+# Text tables, streamed: a 200 MB cell (an unclosed quote), and a bzip2 bomb (1.3 GB of
+# zeros in 96 KB).
+python3 - "$work" <<'PY'
+import bz2, sys, pathlib
+root = pathlib.Path(sys.argv[1])
+with open(root / "cell.csv", "wb") as f:
+    f.write(b'label,text\npos,"')
+    for _ in range(200):
+        f.write(b"a" * (1 << 20))
+c = bz2.BZ2Compressor(9)
+with open(root / "bomb.csv.bz2", "wb") as f:
+    f.write(c.compress(b"label,text\n"))
+    for _ in range(1300):
+        f.write(c.compress(bytes(1 << 20)))
+    f.write(c.flush())
+PY
+measure "CSV with a 200 MB cell, augment --task text" \
+    $bin augment --task text --data "$work/cell.csv" --bundle "$work/b3" --key "$work/k3.json"
+measure "bzip2 bomb: 1.3 GB of zeros, augment --task text" \
+    $bin augment --task text --data "$work/bomb.csv.bz2" --bundle "$work/b4" --key "$work/k4.json"

@@ -2,12 +2,13 @@
 //! train and test tables, or the embedded Rotten Tomatoes corpus; tokenised to fixed-length
 //! id sequences with a vocabulary learned from the training split only.
 
-use std::io::Read;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use amalgam_core::data::TokenSet;
-use amalgam_core::files::read_at_most;
+use amalgam_core::files::open_regular;
 use amalgam_core::{Error, Result};
+use bzip2::read::BzDecoder;
 
 use super::Dataset;
 use super::text_table::{TextColumns, TextRow, read_text_table};
@@ -71,7 +72,12 @@ pub fn load_text_dataset(path: Option<&Path>, options: &TextOptions) -> Result<T
     let (name, (train, test), test_path) = match path {
         None => {
             let origin = Path::new("<embedded>/rotten_tomatoes_corpus_full.csv.bz2");
-            let rows = read_text_table(&decompress(ROTTEN_TOMATOES, origin)?, origin, &columns)?;
+            let rows = read_text_table(
+                BzDecoder::new(ROTTEN_TOMATOES),
+                MAX_TABLE_BYTES,
+                origin,
+                &columns,
+            )?;
             (
                 "embedded Rotten Tomatoes".to_string(),
                 split(rows),
@@ -136,35 +142,21 @@ pub fn load_text_dataset(path: Option<&Path>, options: &TextOptions) -> Result<T
     })
 }
 
-/// Reads a table file, decompressing `.bz2`.
+/// Reads a table file, decompressing `.bz2`, streaming: only the rows are held.
 fn read_table(path: &Path, columns: &TextColumns) -> Result<Vec<TextRow>> {
-    let bytes = read_at_most(path, MAX_TABLE_BYTES)?;
-    let bytes = if path.extension().is_some_and(|e| e == "bz2") {
-        decompress(&bytes, path)?
+    let (file, _) = open_regular(path, MAX_TABLE_BYTES)?;
+    let file = BufReader::new(file);
+    if path.extension().is_some_and(|e| e == "bz2") {
+        read_text_table(BzDecoder::new(file), MAX_TABLE_BYTES, path, columns)
     } else {
-        bytes
-    };
-    read_text_table(&bytes, path, columns)
+        read_text_table(file, MAX_TABLE_BYTES, path, columns)
+    }
 }
 
 /// Largest text table, decompressed (512 MiB): a larger file is refused before it is read,
-/// and a `.bz2` file that decompresses to more (a bzip2 bomb) once it passes this.
+/// and a `.bz2` file that decompresses to more (a bzip2 bomb) once it passes this. The table
+/// is streamed, so memory holds the rows read, not the file.
 pub const MAX_TABLE_BYTES: u64 = 1 << 29;
-
-fn decompress(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    bzip2::read::BzDecoder::new(bytes)
-        .take(MAX_TABLE_BYTES + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::file(path, format!("is not valid bzip2: {e}")))?;
-    if out.len() as u64 > MAX_TABLE_BYTES {
-        return Err(Error::file(
-            path,
-            format!("decompresses to more than the {MAX_TABLE_BYTES} bytes a text table may have"),
-        ));
-    }
-    Ok(out)
-}
 
 /// Splits rows into training and test rows by [`TEST_EVERY`].
 fn split(rows: Vec<TextRow>) -> (Vec<TextRow>, Vec<TextRow>) {

@@ -1,6 +1,9 @@
 //! Text-classification tables: CSV or TSV files with a header row, one sample per row.
 
+use std::cell::Cell;
+use std::io::{self, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 use amalgam_core::{Error, Result};
 
@@ -28,20 +31,67 @@ pub struct TextColumns {
 /// longer cell is a malformed table (an unclosed quote swallowing the rest of the file).
 pub const MAX_TEXT_BYTES: usize = 1 << 20;
 
-/// The rows of the CSV (or, for a `.tsv` name, tab-separated) table `bytes`, read from
-/// `path` (named in errors), in file order.
+/// Longest row, in bytes (4 MiB), all its columns together: the reader stops there, before
+/// the row is held in memory, so a cell that never ends (an unclosed quote, a hostile file)
+/// costs at most this much.
+pub const MAX_ROW_BYTES: u64 = 4 << 20;
+
+/// A reader that fails once more than `max_total` bytes have passed through it, or more than
+/// [`MAX_ROW_BYTES`] since `row_start` (which the table reader moves to each row's end).
+struct BoundedTable<R> {
+    inner: R,
+    consumed: u64,
+    max_total: u64,
+    row_start: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for BoundedTable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.consumed - self.row_start.get() > MAX_ROW_BYTES {
+            return Err(io::Error::other(format!(
+                "a row of more than {MAX_ROW_BYTES} bytes (an unclosed quote?)"
+            )));
+        }
+        let n = self.inner.read(buf)?;
+        self.consumed += n as u64;
+        if self.consumed > self.max_total {
+            return Err(io::Error::other(format!(
+                "more than the {} bytes a text table may have",
+                self.max_total
+            )));
+        }
+        Ok(n)
+    }
+}
+
+/// The rows of the CSV (or, for a `.tsv` name, tab-separated) table streamed from `source`
+/// (the file's bytes, already decompressed), read from `path` (named in errors), in file
+/// order. At most `max_bytes` are read, and no row longer than [`MAX_ROW_BYTES`] is held.
 ///
 /// # Errors
 /// [`Error::File`] naming `path` for a malformed table, a missing text or label column, a
-/// row whose text or label is empty, or a text longer than `MAX_TEXT_BYTES`.
-pub fn read_text_table(bytes: &[u8], path: &Path, columns: &TextColumns) -> Result<Vec<TextRow>> {
+/// row whose text or label is empty, a text longer than `MAX_TEXT_BYTES`, a row longer than
+/// [`MAX_ROW_BYTES`], or a table longer than `max_bytes`.
+pub fn read_text_table(
+    source: impl Read,
+    max_bytes: u64,
+    path: &Path,
+    columns: &TextColumns,
+) -> Result<Vec<TextRow>> {
     let tab = path
         .to_string_lossy()
         .trim_end_matches(".bz2")
         .ends_with(".tsv");
+    let row_start = Rc::new(Cell::new(0));
+    let bounded = BoundedTable {
+        inner: source,
+        consumed: 0,
+        max_total: max_bytes,
+        row_start: row_start.clone(),
+    };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(if tab { b'\t' } else { b',' })
-        .from_reader(bytes);
+        .from_reader(bounded);
     let headers = reader
         .headers()
         .map_err(|e| Error::file(path, format!("cannot read the header row: {e}")))?
@@ -62,9 +112,15 @@ pub fn read_text_table(bytes: &[u8], path: &Path, columns: &TextColumns) -> Resu
         column(&columns.label, "label")?,
     );
     let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = record.map_err(|e| Error::file(path, format!("row at line {line}: {e}")))?;
+    let mut record = csv::StringRecord::new();
+    for line in 2.. {
+        row_start.set(reader.position().byte());
+        let more = reader
+            .read_record(&mut record)
+            .map_err(|e| Error::file(path, format!("row at line {line}: {e}")))?;
+        if !more {
+            break;
+        }
         let label = record.get(label_at).unwrap_or("").trim();
         if columns.drop_labels.iter().any(|d| d == label) {
             continue;
@@ -110,13 +166,13 @@ mod tests {
     #[test]
     fn rows_come_in_file_order_without_dropped_labels() {
         let csv = b"label,text\npos,\"good, fun\"\nskip,whatever\nneg,dull\n";
-        let rows = read_text_table(csv, Path::new("a.csv"), &columns()).unwrap();
+        let rows = read_text_table(&csv[..], 1 << 20, Path::new("a.csv"), &columns()).unwrap();
         let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
         assert_eq!(labels, ["pos", "neg"]);
         assert_eq!(rows[0].text, "good, fun");
         let tsv = b"text\tlabel\ngood, fun\tpos\n";
         assert_eq!(
-            read_text_table(tsv, Path::new("a.tsv"), &columns())
+            read_text_table(&tsv[..], 1 << 20, Path::new("a.tsv"), &columns())
                 .unwrap()
                 .len(),
             1
@@ -125,16 +181,48 @@ mod tests {
 
     #[test]
     fn missing_columns_and_empty_texts_are_named() {
-        let err = read_text_table(b"label,body\npos,x\n", Path::new("a.csv"), &columns())
-            .unwrap_err()
-            .to_string();
+        let err = read_text_table(
+            &b"label,body\npos,x\n"[..],
+            1 << 20,
+            Path::new("a.csv"),
+            &columns(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains("a.csv") && err.contains("`text`") && err.contains("body"),
             "{err}"
         );
-        let err = read_text_table(b"label,text\npos,  \n", Path::new("a.csv"), &columns())
+        let err = read_text_table(
+            &b"label,text\npos,  \n"[..],
+            1 << 20,
+            Path::new("a.csv"),
+            &columns(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("line 2") && err.contains("empty"), "{err}");
+    }
+
+    /// An endless cell (here 64 MiB of one quoted field, streamed, never in memory) is
+    /// refused once it passes the row limit, and a table past its size limit likewise.
+    #[test]
+    fn an_endless_cell_and_an_oversized_table_are_refused_while_streaming() {
+        let endless = b"label,text\npos,\"".chain(io::repeat(b'a').take(64 << 20));
+        let err = read_text_table(endless, u64::MAX, Path::new("a.csv"), &columns())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("line 2") && err.contains("empty"), "{err}");
+        assert!(
+            err.contains("line 2") && err.contains("row of more than"),
+            "{err}"
+        );
+        let mut many = b"label,text\n".to_vec();
+        for _ in 0..1000 {
+            many.extend_from_slice(b"pos,fine words\n");
+        }
+        let err = read_text_table(&many[..], 4096, Path::new("a.csv"), &columns())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more than the 4096 bytes"), "{err}");
     }
 }
