@@ -10,8 +10,9 @@
 //! ```
 //!
 //! where `u` rewards positions the detector judges real and `corr` is the Pearson correlation
-//! of two positions over the training samples (real horizontal neighbours correlate
-//! strongly, noise with nothing). Noise positions are shared by every sample, so one
+//! of two positions over the training samples, within classes (real horizontal neighbours
+//! correlate strongly, noise with nothing, and two images of one class no more than their
+//! class's shape makes them). Noise positions are shared by every sample, so one
 //! sequence serves the whole set. Gaps between consecutive chosen positions are at most
 //! [`MAX_GAP`], which a uniformly random layout exceeds with negligible probability at the
 //! amounts amalgam allows.
@@ -45,12 +46,12 @@ pub fn ordered_subset(set: &ImageSet, scores: &[Vec<f32>], shape: ImageShape) ->
     let samples = set.len().min(CORRELATION_SAMPLES);
     (0..shape.channels)
         .map(|c| {
-            let values: Vec<f64> = scores[c].iter().map(|&s| f64::from(s)).collect();
-            let slack = set.shape.pixels() - shape.pixels();
+            let slack = set.shape.pixels().saturating_sub(shape.pixels());
             if shape.pixels().saturating_mul(slack + 1) > MAX_STATES {
                 return least_noise_like(&scores[c], shape.pixels());
             }
             let correlation = gap_correlations(set, c, samples);
+            let values: Vec<f64> = scores[c].iter().map(|&s| f64::from(s)).collect();
             let unary: Vec<f64> = normalised_ranks(&values)
                 .into_iter()
                 .map(|rank| DETECTOR_WEIGHT * (1.0 - 2.0 * rank))

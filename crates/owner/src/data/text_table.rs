@@ -37,7 +37,7 @@ pub const MAX_TEXT_BYTES: usize = 1 << 20;
 pub const MAX_ROW_BYTES: u64 = 4 << 20;
 
 /// A reader that fails once more than `max_total` bytes have passed through it, or more than
-/// [`MAX_ROW_BYTES`] since `row_start` (which the table reader moves to each row's end).
+/// [`MAX_ROW_BYTES`] since `row_start` (where the table reader starts each row).
 struct BoundedTable<R> {
     inner: R,
     consumed: u64,
@@ -47,7 +47,7 @@ struct BoundedTable<R> {
 
 impl<R: Read> Read for BoundedTable<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.consumed - self.row_start.get() > MAX_ROW_BYTES {
+        if self.consumed.saturating_sub(self.row_start.get()) > MAX_ROW_BYTES {
             return Err(io::Error::other(format!(
                 "a row of more than {MAX_ROW_BYTES} bytes (an unclosed quote?)"
             )));
