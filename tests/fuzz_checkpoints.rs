@@ -7,12 +7,13 @@
 //! above the harness's cap.
 //!
 //! `AMALGAM_FUZZ_CASES=N cargo test --release --test fuzz_checkpoints -- --nocapture` runs N
-//! cases per target.
+//! cases per target; add `tempo` or `mixnn` before `--` to run one target.
 
 mod common;
 mod fuzz_harness;
 
 use std::path::Path;
+use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
@@ -36,12 +37,17 @@ static PANICS: AtomicUsize = AtomicUsize::new(0);
 
 /// Counts every panic (then reports it as usual), so that one on a party's thread, which no
 /// test would otherwise see, fails the test.
+/// Installed once for the binary's tests, which run in parallel: a panic in either target
+/// fails both, which is what a panic should do.
 fn count_panics() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        PANICS.fetch_add(1, Ordering::SeqCst);
-        previous(info);
-    }));
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            previous(info);
+        }));
+    });
 }
 
 /// A one-epoch MLP setup on 32 training images.
@@ -71,17 +77,12 @@ fn checkpoint_files(dir: &Path) -> Vec<String> {
     files
 }
 
-#[test]
-fn mutated_tempo_and_mixnn_checkpoints_resume_or_fail_cleanly() {
-    count_panics();
-    fuzz_tempo_checkpoints();
-    fuzz_mixnn_checkpoints();
-}
-
 /// Resumes a two-epoch Tempo run from its mutated first-epoch checkpoint: the first run's
 /// worker corrupts the first product of the second epoch (2 steps of 2 layers each come
 /// before it), which Freivalds' check stops, so the run ends after its first checkpoint.
-fn fuzz_tempo_checkpoints() {
+#[test]
+fn mutated_tempo_checkpoints_resume_or_fail_cleanly() {
+    count_panics();
     let data = fashion_subset(32, 16);
     let mut setup = small_setup(&data);
     setup.train.epochs = 2;
@@ -133,7 +134,9 @@ fn fuzz_tempo_checkpoints() {
 /// model and the whole training config, so the resumed run is the same one-epoch run: it
 /// loads the checkpoint, sets the hosts up with its layers and optimizer states, and fetches
 /// them back.
-fn fuzz_mixnn_checkpoints() {
+#[test]
+fn mutated_mixnn_checkpoints_resume_or_fail_cleanly() {
+    count_panics();
     let data = fashion_subset(32, 16);
     let setup = small_setup(&data);
     let spawn = |role, key: &NodeKey, handler| spawn_in_process("127.0.0.1:0", role, key, handler);
