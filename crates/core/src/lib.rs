@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod data;
 pub mod error;
 pub mod files;
+pub mod memory;
 pub mod mixnn;
 pub mod model;
 pub mod rng;

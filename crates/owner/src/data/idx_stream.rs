@@ -1,15 +1,12 @@
 //! IDX image files read chunk by chunk, for augmenting sets larger than memory.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use amalgam_core::data::ImageSet;
 use amalgam_core::model::{ImageShape, InputShape};
 use amalgam_core::{Error, Result};
-use flate2::read::GzDecoder;
 
-use super::idx::read_idx_labels;
+use super::idx::{IdxValues, read_idx_labels};
 use super::source::{CHUNK_SAMPLES, SampleSource};
 
 /// An IDX image file (raw or gzip) and its labels: the labels are in memory, the images are
@@ -21,39 +18,6 @@ pub struct IdxImages {
     labels: Vec<u8>,
 }
 
-/// Opens `path`, decompressing gzip (recognised by its magic bytes) on the fly; says whether
-/// it is gzip.
-fn open(path: &Path) -> Result<(Box<dyn Read>, bool)> {
-    let mut file = BufReader::with_capacity(
-        1 << 20,
-        File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?,
-    );
-    let gzip = file
-        .fill_buf()
-        .map_err(|e| Error::file(path, format!("cannot read: {e}")))?
-        .starts_with(&[0x1f, 0x8b]);
-    let reader: Box<dyn Read> = if gzip {
-        Box::new(GzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    Ok((reader, gzip))
-}
-
-/// Reads exactly `buf.len()` bytes of `what` from the (`gzip`) file `path`, or explains what
-/// is missing.
-fn read_exact(
-    (reader, gzip): &mut (Box<dyn Read>, bool),
-    buf: &mut [u8],
-    path: &Path,
-    what: &str,
-) -> Result<()> {
-    let format = if *gzip { " in gzip data" } else { "" };
-    reader
-        .read_exact(buf)
-        .map_err(|e| Error::file(path, format!("truncated or corrupt {what}{format}: {e}")))
-}
-
 impl IdxImages {
     /// Opens the image file `images` (reading its header) and reads the label file `labels`.
     ///
@@ -61,24 +25,13 @@ impl IdxImages {
     /// [`Error::File`] naming the file that is missing, has the wrong magic number or
     /// dimensions, or whose count disagrees with the other.
     pub fn open(images: &Path, labels: &Path) -> Result<Self> {
-        let mut reader = open(images)?;
-        let mut header = [0u8; 16];
-        read_exact(&mut reader, &mut header, images, "IDX header")?;
-        if header[..4] != [0, 0, 0x08, 3] {
-            return Err(Error::file(
-                images,
-                "wrong IDX magic number; expected 00000803 (unsigned bytes, 3 dimensions)",
-            ));
-        }
-        let dim = |i: usize| {
-            u32::from_be_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]) as usize
-        };
+        let dims = IdxValues::open(images, 3)?.dims;
         let (count, shape) = (
-            dim(4),
+            dims[0],
             ImageShape {
                 channels: 1,
-                height: dim(8),
-                width: dim(12),
+                height: dims[1],
+                width: dims[2],
             },
         );
         if shape.values() == 0 {
@@ -118,26 +71,19 @@ impl SampleSource for IdxImages {
     }
 
     fn for_each_chunk(&self, f: &mut dyn FnMut(usize, ImageSet) -> Result<()>) -> Result<()> {
-        let mut reader = open(&self.path)?;
-        read_exact(&mut reader, &mut [0u8; 16], &self.path, "IDX header")?;
+        let mut idx = IdxValues::open(&self.path, 3)?;
         let size = self.shape.values();
         let mut bytes = Vec::new();
         for start in (0..self.labels.len()).step_by(CHUNK_SAMPLES) {
             let end = (start + CHUNK_SAMPLES).min(self.labels.len());
-            // Grown as the bytes arrive, so a header that claims more than the file holds
-            // fails at the file's end instead of allocating what it claims.
             let want = (end - start) * size;
             bytes.clear();
-            let format = if reader.1 { " in gzip data" } else { "" };
-            (&mut reader.0)
-                .take(want as u64)
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::file(&self.path, format!("corrupt IDX images{format}: {e}")))?;
-            if bytes.len() != want {
+            if idx.read_into(&mut bytes, want)? != want {
                 return Err(Error::file(
                     &self.path,
                     format!(
-                        "truncated IDX images{format}: the header claims {} images of {}, the file ends after {} of them",
+                        "truncated IDX images{}: the header claims {} images of {}, the file ends after {} of them",
+                        idx.format(),
                         self.labels.len(),
                         self.shape,
                         start + bytes.len() / size
@@ -151,11 +97,7 @@ impl SampleSource for IdxImages {
                     .map_err(|e| Error::file(&self.path, e))?,
             )?;
         }
-        let more = reader
-            .0
-            .read(&mut [0u8; 1])
-            .map_err(|e| Error::file(&self.path, format!("cannot read: {e}")))?;
-        if more != 0 {
+        if idx.has_more()? {
             return Err(Error::file(
                 &self.path,
                 "holds more image bytes than its header says",
