@@ -73,8 +73,33 @@ if [ -x "$venv/bin/python" ]; then
         env PYTHONPATH=python "$venv/bin/python" -m amalgam_cloud train "$work/zero" --out "$work/t5.safetensors"
 fi
 
-# Text tables, streamed: a 200 MB cell (an unclosed quote), and a bzip2 bomb (1.3 GB of
-# zeros in 96 KB).
+# Sparse files of valid length that decode to more than this machine's memory: 15 GiB of
+# zeros (no disk) as IDX images (20,000,000 of 28x28, 56 GiB as f32) and as one CIFAR-10
+# batch (60 GiB as f32); the readers stream and check the decoded size first.
+python3 - "$work" <<'PY'
+import struct, sys, pathlib
+root = pathlib.Path(sys.argv[1])
+idx = root / "sparse-idx"; idx.mkdir()
+n = 20_000_000
+for split, count, side in (("train", n, 28), ("t10k", 16, 28)):
+    with open(idx / f"{split}-images-idx3-ubyte", "wb") as f:
+        f.write(bytes([0, 0, 8, 3]) + struct.pack(">III", count, side, side))
+        f.truncate(16 + count * side * side)
+    with open(idx / f"{split}-labels-idx1-ubyte", "wb") as f:
+        f.write(bytes([0, 0, 8, 1]) + struct.pack(">I", count))
+        f.truncate(8 + count)
+cifar = root / "sparse-cifar"; cifar.mkdir()
+for name, records in (("data_batch_1.bin", 5_000_000), ("test_batch.bin", 16)):
+    with open(cifar / name, "wb") as f:
+        f.truncate(records * 3073)
+PY
+measure "IDX images: a sparse 15 GiB file (20,000,000 images), baseline" \
+    $bin baseline --data "$work/sparse-idx" --out "$work/m1"
+measure "CIFAR-10 batch: a sparse 15 GiB file (5,000,000 records), baseline" \
+    $bin baseline --data "$work/sparse-cifar" --out "$work/m2"
+
+# Text tables, streamed: a 200 MB cell (an unclosed quote), a bzip2 bomb (1.3 GB of zeros
+# in 96 KB), and one of valid rows.
 python3 - "$work" <<'PY'
 import bz2, sys, pathlib
 root = pathlib.Path(sys.argv[1])
@@ -88,8 +113,17 @@ with open(root / "bomb.csv.bz2", "wb") as f:
     for _ in range(1300):
         f.write(c.compress(bytes(1 << 20)))
     f.write(c.flush())
+c = bz2.BZ2Compressor(9)
+with open(root / "rows.csv.bz2", "wb") as f:
+    f.write(c.compress(b"label,text\n"))
+    rows = b"pos,a good movie with a plot\n" * 36000
+    for _ in range(1400):
+        f.write(c.compress(rows))
+    f.write(c.flush())
 PY
 measure "CSV with a 200 MB cell, augment --task text" \
     $bin augment --task text --data "$work/cell.csv" --bundle "$work/b3" --key "$work/k3.json"
 measure "bzip2 bomb: 1.3 GB of zeros, augment --task text" \
     $bin augment --task text --data "$work/bomb.csv.bz2" --bundle "$work/b4" --key "$work/k4.json"
+measure "bzip2 bomb of valid rows: 1.5 GB, 50 million rows in 220 KB, augment --task text" \
+    $bin augment --task text --data "$work/rows.csv.bz2" --bundle "$work/b5" --key "$work/k5.json"

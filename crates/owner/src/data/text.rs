@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use amalgam_core::data::TokenSet;
 use amalgam_core::files::open_regular;
+use amalgam_core::memory::check_fits;
 use amalgam_core::{Error, Result};
 use bzip2::read::BzDecoder;
 
@@ -116,6 +117,13 @@ pub fn load_text_dataset(path: Option<&Path>, options: &TextOptions) -> Result<T
     let texts: Vec<&str> = train.iter().map(|r| r.text.as_str()).collect();
     let vocabulary = Vocabulary::learn(&texts, options.vocabulary)?;
     let encode = |rows: &[TextRow], origin: &Path| -> Result<TokenSet> {
+        let length = vocabulary.shape().length;
+        let needed = (rows.len() as u64).saturating_mul(length as u64 * 4);
+        check_fits(
+            origin,
+            &format!("encoding {} texts of {length} tokens", rows.len()),
+            needed,
+        )?;
         let mut tokens = Vec::with_capacity(rows.len() * vocabulary.shape().length);
         let mut labels = Vec::with_capacity(rows.len());
         for row in rows {

@@ -36,6 +36,12 @@ pub const MAX_TEXT_BYTES: usize = 1 << 20;
 /// costs at most this much.
 pub const MAX_ROW_BYTES: u64 = 4 << 20;
 
+/// Memory a held row takes besides its text and label bytes: the row itself and the
+/// allocator's share of its two strings. Counted against the table's limit, so that a table
+/// of many tiny rows (a compressible `.bz2` of 18 million of them, say) is refused before its
+/// rows take several times the limit.
+const ROW_OVERHEAD: u64 = std::mem::size_of::<TextRow>() as u64 + 32;
+
 /// A reader that fails once more than `max_total` bytes have passed through it, or more than
 /// [`MAX_ROW_BYTES`] since `row_start` (where the table reader starts each row).
 struct BoundedTable<R> {
@@ -66,12 +72,14 @@ impl<R: Read> Read for BoundedTable<R> {
 
 /// The rows of the CSV (or, for a `.tsv` name, tab-separated) table streamed from `source`
 /// (the file's bytes, already decompressed), read from `path` (named in errors), in file
-/// order. At most `max_bytes` are read, and no row longer than [`MAX_ROW_BYTES`] is held.
+/// order. At most `max_bytes` are read, the rows held take at most `max_bytes` (their text
+/// and label bytes and [`ROW_OVERHEAD`] each), and no row longer than [`MAX_ROW_BYTES`] is
+/// held.
 ///
 /// # Errors
 /// [`Error::File`] naming `path` for a malformed table, a missing text or label column, a
 /// row whose text or label is empty, a text longer than `MAX_TEXT_BYTES`, a row longer than
-/// [`MAX_ROW_BYTES`], or a table longer than `max_bytes`.
+/// [`MAX_ROW_BYTES`], or a table longer than `max_bytes` or whose rows take more.
 pub fn read_text_table(
     source: impl Read,
     max_bytes: u64,
@@ -112,6 +120,7 @@ pub fn read_text_table(
         column(&columns.label, "label")?,
     );
     let mut rows = Vec::new();
+    let mut held = 0u64;
     let mut record = csv::StringRecord::new();
     for line in 2.. {
         row_start.set(reader.position().byte());
@@ -138,6 +147,15 @@ pub fn read_text_table(
             return Err(Error::file(
                 path,
                 format!("row at line {line} has an empty text or label"),
+            ));
+        }
+        held += text.len() as u64 + label.len() as u64 + ROW_OVERHEAD;
+        if held > max_bytes {
+            return Err(Error::file(
+                path,
+                format!(
+                    "row at line {line}: the rows so far take more than the {max_bytes} bytes of memory a text table may ({ROW_OVERHEAD} bytes per row besides its text)"
+                ),
             ));
         }
         rows.push(TextRow {
@@ -224,5 +242,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("more than the 4096 bytes"), "{err}");
+    }
+
+    /// Tiny rows cost more held than read: 1,000 rows of 15 bytes read are 15,011 bytes, but
+    /// held they take ROW_OVERHEAD more each, past a limit of 20,000.
+    #[test]
+    fn many_tiny_rows_are_refused_by_the_memory_they_take() {
+        let mut many = b"label,text\n".to_vec();
+        for _ in 0..1000 {
+            many.extend_from_slice(b"pos,fine words\n");
+        }
+        let err = read_text_table(&many[..], 20_000, Path::new("a.csv"), &columns())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the rows so far take more than the 20000 bytes of memory"),
+            "{err}"
+        );
+        let rows = read_text_table(
+            &many[..],
+            1000 * (13 + ROW_OVERHEAD),
+            Path::new("a.csv"),
+            &columns(),
+        );
+        assert_eq!(rows.unwrap().len(), 1000);
     }
 }
