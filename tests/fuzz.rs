@@ -13,7 +13,9 @@
 mod common;
 mod fuzz_harness;
 
+use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use amalgam_cloud::{TrainOptions, train_bundle};
 use amalgam_owner::augment::augment;
@@ -86,6 +88,104 @@ fn mutated_trained_weights_and_keys_extract_or_fail_cleanly() {
             }
         },
     );
+}
+
+/// `torch.save` trained weights of [`valid_job`]'s bundle, written by the PyTorch runtime
+/// (the Rust tests have no PyTorch to write one). [`valid_job`] is deterministic, so its key
+/// matches them. To regenerate after the bundle changes: run this file's `.pt` test with
+/// `AMALGAM_WRITE_JOB=<dir>`, then
+/// `python -m amalgam_cloud train <dir>/bundle --out tests/fixtures/trained-tiny-mlp.pt`.
+const TRAINED_PT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/trained-tiny-mlp.pt"
+);
+
+/// The `.pt` format as the owner reads it at `extract` (ZIP entries and their CRC-32s, the
+/// pickle, the storages), mutated in process; `python/tests/test_fuzz_trained_pt.py` runs the
+/// same mutations through the binary on a `.pt` the runtime has just written.
+#[test]
+fn mutated_pt_trained_weights_extract_or_fail_cleanly() {
+    let job = tempfile::tempdir().unwrap();
+    valid_job(job.path());
+    if let Ok(dir) = std::env::var("AMALGAM_WRITE_JOB") {
+        fuzz_harness::copy_dir(job.path(), Path::new(&dir));
+    }
+    std::fs::copy(TRAINED_PT, job.path().join("trained.pt")).unwrap();
+    let key_path = job.path().join("key.json");
+    let key = SecretKey::read(&key_path).unwrap();
+    extract(&key, &key_path, &job.path().join("trained.pt")).expect(
+        "the .pt fixture no longer matches valid_job's bundle: regenerate it (see TRAINED_PT)",
+    );
+    let extracted = AtomicUsize::new(0);
+    fuzz(
+        "trained weights (.pt)",
+        job.path(),
+        &["trained.pt"],
+        |dir| {
+            if extract(&key, &dir.join("key.json"), &dir.join("trained.pt")).is_ok() {
+                extracted.fetch_add(1, Ordering::Relaxed);
+            }
+        },
+    );
+    println!(
+        "trained weights (.pt): {} cases extracted",
+        extracted.into_inner()
+    );
+
+    // The same, with every entry's CRC-32 valid, as a malicious cloud would write them: the
+    // entries are unpacked into `entries/`, one is mutated, and they are packed again.
+    let names = unpack_pt(&job.path().join("trained.pt"), &job.path().join("entries"));
+    std::fs::remove_file(job.path().join("trained.pt")).unwrap();
+    let repack = |dir: &Path| {
+        pack_pt(&dir.join("entries"), &names, &dir.join("trained.pt"));
+        extract(&key, &dir.join("key.json"), &dir.join("trained.pt"))
+    };
+    repack(job.path()).expect("the repacked .pt extracts");
+    let targets: Vec<String> = names.iter().map(|n| format!("entries/{n}")).collect();
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let extracted = AtomicUsize::new(0);
+    fuzz(
+        "trained weights (.pt entries)",
+        job.path(),
+        &targets,
+        |dir| {
+            if repack(dir).is_ok() {
+                extracted.fetch_add(1, Ordering::Relaxed);
+            }
+        },
+    );
+    println!(
+        "trained weights (.pt entries): {} cases extracted",
+        extracted.into_inner()
+    );
+}
+
+/// Unpacks the ZIP archive `pt` into `dir` (one file per entry); its entry names, in order.
+fn unpack_pt(pt: &Path, dir: &Path) -> Vec<String> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(pt).unwrap()).unwrap();
+    (0..archive.len())
+        .map(|i| {
+            let mut entry = archive.by_index(i).unwrap();
+            let name = entry.name().unwrap().to_string();
+            let path = dir.join(&name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::io::copy(&mut entry, &mut std::fs::File::create(path).unwrap()).unwrap();
+            name
+        })
+        .collect()
+}
+
+/// Packs the files `names` of `dir` into the ZIP archive `pt`, stored, with their CRC-32s.
+fn pack_pt(dir: &Path, names: &[String], pt: &Path) {
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(pt).unwrap());
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for name in names {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(&std::fs::read(dir.join(name)).unwrap())
+            .unwrap();
+    }
+    zip.finish().unwrap();
 }
 
 /// A tiny valid PrivyNet job in `dir`: `bundle/` (LeNet's cloud part after split point 1,
