@@ -10,8 +10,12 @@ use sysinfo::{MemoryRefreshKind, RefreshKind, System};
 use crate::{Error, Result};
 
 /// Bytes of memory this process can still take: the smaller of the machine's available RAM
-/// and its cgroup's free memory (a container's limit); `None` where the platform does not
-/// say.
+/// and, in a container, its cgroup's limit less the cgroup's resident anonymous memory;
+/// `None` where the platform does not say.
+///
+/// The cgroup's own "free" figure (limit less usage) is not used: usage counts the page
+/// cache, which the kernel reclaims on demand, so after a build or a large read it would
+/// refuse data that fits.
 #[must_use]
 pub fn available_bytes() -> Option<u64> {
     let system = System::new_with_specifics(
@@ -20,7 +24,7 @@ pub fn available_bytes() -> Option<u64> {
     let machine = Some(system.available_memory()).filter(|&b| b > 0);
     let cgroup = system
         .cgroup_limits()
-        .map(|limits| limits.free_memory)
+        .map(|limits| limits.total_memory.saturating_sub(limits.rss))
         .filter(|&b| b > 0);
     match (machine, cgroup) {
         (Some(m), Some(c)) => Some(m.min(c)),
