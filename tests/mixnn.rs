@@ -5,6 +5,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,6 +32,26 @@ impl PacketHandler for Spy {
     fn handle(&mut self, packet: &[u8]) -> amalgam_core::Result<Outgoing> {
         self.seen.lock().unwrap().push(packet.to_vec());
         self.mix.handle(packet)
+    }
+}
+
+/// A layer host that, while `cut` is set, gets only the first two packets sent to it, as if
+/// its owner were killed mid-send.
+struct Cut {
+    host: LayerHost,
+    cut: Arc<AtomicBool>,
+    passed: usize,
+}
+
+impl PacketHandler for Cut {
+    fn handle(&mut self, packet: &[u8]) -> amalgam_core::Result<Outgoing> {
+        if self.cut.load(Ordering::SeqCst) {
+            if self.passed == 2 {
+                return Ok(Vec::new());
+            }
+            self.passed += 1;
+        }
+        self.host.handle(packet)
     }
 }
 
@@ -130,6 +151,79 @@ fn a_mix_node_sees_only_fixed_size_ciphertext_and_training_is_exact() {
             );
         }
     }
+}
+
+fn mixnn_options(owner_key: [u8; 32], step_timeout: Duration) -> MixnnOptions {
+    MixnnOptions {
+        listen: "127.0.0.1:0".into(),
+        route_mixes: 1,
+        step_timeout,
+        retries: 0,
+        checkpoint: None,
+        resume: false,
+        owner_key: Some(owner_key),
+    }
+}
+
+#[test]
+fn a_setup_cut_short_does_not_stop_the_next_owner_session() {
+    let data = fashion_subset(128, 64);
+    let settings = TrainSettings {
+        epochs: 1,
+        batch_size: 64,
+        ..TrainSettings::default()
+    };
+    let architecture = Architecture::Mlp { hidden: vec![32] };
+    let killed = OwnerSetup::new(&data, architecture.clone(), &settings, 3).unwrap();
+    let next = OwnerSetup::new(&data, architecture, &settings, 4).unwrap();
+    let key = NodeKey::random();
+    let mixes = vec![spawn(
+        Role::Mix,
+        &key,
+        Box::new(MixNode::new(key.clone(), 1, None)),
+    )];
+    let owner_key: [u8; 32] = rand::random();
+    let cut = Arc::new(AtomicBool::new(true));
+    let hosts = (0..2)
+        .map(|i| {
+            let key = NodeKey::random();
+            let host = LayerHost::new(key.clone(), Some(owner_key));
+            let handler: Box<dyn PacketHandler + Send> = if i == 0 {
+                Box::new(Cut {
+                    host,
+                    cut: cut.clone(),
+                    passed: 0,
+                })
+            } else {
+                Box::new(host)
+            };
+            spawn(Role::LayerHost, &key, handler)
+        })
+        .collect();
+    let directory = Directory { mixes, hosts };
+    // The first layer's setup is 4 packets and the fetch after it 1, so the first host keeps
+    // part of a setup.
+    let train = |setup: &OwnerSetup, timeout: u64| {
+        let options = mixnn_options(owner_key, Duration::from_secs(timeout));
+        train_mixnn(
+            setup,
+            &data.train,
+            &directory,
+            &options,
+            &ProgressBar::hidden(),
+        )
+    };
+    let cut_short = train(&killed, 1);
+    assert!(matches!(cut_short, Err(amalgam_core::Error::Connection(_))));
+    cut.store(false, Ordering::SeqCst);
+    // No retries: the next session's setup, for the same step, must get through at once.
+    let outcome = train(&next, 20).unwrap();
+    let plain = train_baseline(&data, &next, &ProgressBar::hidden());
+    assert_bitwise(
+        "MixNN after a cut setup vs one process",
+        &outcome.weights,
+        &plain.weights,
+    );
 }
 
 proptest! {

@@ -316,7 +316,12 @@ impl PacketHandler for LayerHost {
                 )));
             }
             return match self.setups.add(chunk)? {
-                Some((_, bytes)) => self.setup(Message::decode(&bytes)?),
+                Some((_, bytes)) => {
+                    // A host serves one session at a time: the setups still in part belong
+                    // to sessions the owner abandoned.
+                    self.setups = Assembler::default();
+                    self.setup(Message::decode(&bytes)?)
+                }
                 None => Ok(Vec::new()),
             };
         }

@@ -80,7 +80,8 @@ pub struct Slot {
     pub kind: Kind,
     /// Training step (from 0 over the whole run).
     pub step: u64,
-    /// Attempt at the step (from 0).
+    /// Attempt at the step (from 0); for a setup, a random nonce that tells apart the setups
+    /// of owner sessions starting at the same step.
     pub attempt: u32,
 }
 

@@ -133,14 +133,12 @@ impl Run<'_> {
 
     /// Sets host `i` up with `layer` (and its optimizer state unless `fresh`) for step `step`,
     /// under a fresh session key.
-    fn set_up(
-        &mut self,
-        i: usize,
-        step: u64,
-        attempt: u32,
-        layer: &LayerCheckpoint,
-        fresh: bool,
-    ) -> Result<()> {
+    ///
+    /// The setup's attempt is a random nonce, not the attempt count: a host keeps the chunks
+    /// of a setup that arrived only in part (an owner killed mid-send, a lost packet), and a
+    /// later owner process that set up the same step under the same slot would meet them and
+    /// be refused as a replay.
+    fn set_up(&mut self, i: usize, step: u64, layer: &LayerCheckpoint, fresh: bool) -> Result<()> {
         self.driver.renew_host_key(i);
         let message = Message::Setup {
             layer: self.plans[i].layer.clone(),
@@ -153,7 +151,7 @@ impl Run<'_> {
         let slot = Slot {
             kind: Kind::Setup,
             step,
-            attempt,
+            attempt: rand::random(),
         };
         self.driver.send(To::Host(i), slot, &message, 1)
     }
@@ -181,7 +179,7 @@ impl Run<'_> {
             let missing: Vec<usize> = (0..n).filter(|&i| got[i].is_none()).collect();
             for &i in &missing {
                 if let Some((layers, fresh)) = setups {
-                    self.set_up(i, step, round, &layers[i], fresh)?;
+                    self.set_up(i, step, &layers[i], fresh)?;
                 }
                 let replies = self.driver.reply_blocks(
                     To::Owner,
