@@ -100,11 +100,8 @@ const TRAINED_PT: &str = concat!(
     "/tests/fixtures/trained-tiny-mlp.pt"
 );
 
-/// The `.pt` format as the owner reads it at `extract` (ZIP entries and their CRC-32s, the
-/// pickle, the storages), mutated in process; `python/tests/test_fuzz_trained_pt.py` runs the
-/// same mutations through the binary on a `.pt` the runtime has just written.
-#[test]
-fn mutated_pt_trained_weights_extract_or_fail_cleanly() {
+/// [`valid_job`] with [`TRAINED_PT`] as `trained.pt`, checked to extract, and its key.
+fn valid_pt_job() -> (tempfile::TempDir, SecretKey) {
     let job = tempfile::tempdir().unwrap();
     valid_job(job.path());
     if let Ok(dir) = std::env::var("AMALGAM_WRITE_JOB") {
@@ -116,47 +113,61 @@ fn mutated_pt_trained_weights_extract_or_fail_cleanly() {
     extract(&key, &key_path, &job.path().join("trained.pt")).expect(
         "the .pt fixture no longer matches valid_job's bundle: regenerate it (see TRAINED_PT)",
     );
+    (job, key)
+}
+
+/// Runs [`fuzz`] on `targets` of `dir` with `extract_case`, then prints how many cases
+/// extracted.
+fn fuzz_extraction(
+    name: &str,
+    dir: &Path,
+    targets: &[&str],
+    extract_case: impl Fn(&Path) -> amalgam_core::Result<()>,
+) {
     let extracted = AtomicUsize::new(0);
-    fuzz(
+    fuzz(name, dir, targets, |dir| {
+        if extract_case(dir).is_ok() {
+            extracted.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    println!("{name}: {} cases extracted", extracted.into_inner());
+}
+
+/// The `.pt` format as the owner reads it at `extract` (ZIP entries and their CRC-32s, the
+/// pickle, the storages), its raw bytes mutated in process;
+/// `python/tests/test_fuzz_trained_pt.py` runs the same mutations through the binary on a
+/// `.pt` the runtime has just written.
+#[test]
+fn mutated_pt_trained_weights_extract_or_fail_cleanly() {
+    let (job, key) = valid_pt_job();
+    fuzz_extraction(
         "trained weights (.pt)",
         job.path(),
         &["trained.pt"],
-        |dir| {
-            if extract(&key, &dir.join("key.json"), &dir.join("trained.pt")).is_ok() {
-                extracted.fetch_add(1, Ordering::Relaxed);
-            }
-        },
+        |dir| extract(&key, &dir.join("key.json"), &dir.join("trained.pt")).map(|_| ()),
     );
-    println!(
-        "trained weights (.pt): {} cases extracted",
-        extracted.into_inner()
-    );
+}
 
-    // The same, with every entry's CRC-32 valid, as a malicious cloud would write them: the
-    // entries are unpacked into `entries/`, one is mutated, and they are packed again.
+/// The `.pt` entries mutated one at a time and packed again with every CRC-32 valid, as a
+/// malicious cloud would write them: reaches the pickle and storage readers past the checksum
+/// check.
+#[test]
+fn mutated_pt_entries_with_valid_checksums_extract_or_fail_cleanly() {
+    let (job, key) = valid_pt_job();
     let names = unpack_pt(&job.path().join("trained.pt"), &job.path().join("entries"));
     std::fs::remove_file(job.path().join("trained.pt")).unwrap();
     let repack = |dir: &Path| {
         pack_pt(&dir.join("entries"), &names, &dir.join("trained.pt"));
-        extract(&key, &dir.join("key.json"), &dir.join("trained.pt"))
+        extract(&key, &dir.join("key.json"), &dir.join("trained.pt")).map(|_| ())
     };
     repack(job.path()).expect("the repacked .pt extracts");
     let targets: Vec<String> = names.iter().map(|n| format!("entries/{n}")).collect();
     let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
-    let extracted = AtomicUsize::new(0);
-    fuzz(
+    fuzz_extraction(
         "trained weights (.pt entries)",
         job.path(),
         &targets,
-        |dir| {
-            if repack(dir).is_ok() {
-                extracted.fetch_add(1, Ordering::Relaxed);
-            }
-        },
-    );
-    println!(
-        "trained weights (.pt entries): {} cases extracted",
-        extracted.into_inner()
+        repack,
     );
 }
 
