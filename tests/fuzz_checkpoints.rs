@@ -162,13 +162,9 @@ fn mutated_mixnn_checkpoints_resume_or_fail_cleanly() {
     let directory = Directory { mixes, hosts };
     let run = |setup: &OwnerSetup, checkpoint: &Path, resume: bool| {
         let options = MixnnOptions {
-            listen: "127.0.0.1:0".into(),
-            route_mixes: 3,
-            step_timeout: Duration::from_secs(2),
-            retries: 0,
             checkpoint: Some(checkpoint.to_path_buf()),
             resume,
-            owner_key: Some(owner_key),
+            ..common::loopback_mixnn_options(owner_key, 3, Duration::from_secs(2))
         };
         train_mixnn(
             setup,

@@ -15,10 +15,10 @@ use amalgam_core::mixnn::{NodeCard, NodeKey, Role};
 use amalgam_core::model::Architecture;
 use amalgam_core::tensors::Values;
 use amalgam_owner::baseline::train_baseline;
-use amalgam_owner::mixnn::{Directory, MixnnOptions, train_mixnn};
+use amalgam_owner::mixnn::{Directory, train_mixnn};
 use amalgam_owner::setup::{OwnerSetup, TrainSettings};
 use common::exactness::assert_bitwise;
-use common::fashion_subset;
+use common::{fashion_subset, loopback_mixnn_options};
 use indicatif::ProgressBar;
 use proptest::prelude::*;
 
@@ -98,15 +98,7 @@ fn a_mix_node_sees_only_fixed_size_ciphertext_and_training_is_exact() {
             spawn(Role::LayerHost, &key, Box::new(host))
         })
         .collect();
-    let mut options = MixnnOptions {
-        listen: "127.0.0.1:0".into(),
-        route_mixes: 3,
-        step_timeout: Duration::from_secs(1),
-        retries: 0,
-        checkpoint: None,
-        resume: false,
-        owner_key: Some(rand::random()),
-    };
+    let mut options = loopback_mixnn_options(rand::random(), 3, Duration::from_secs(1));
     let directory = Directory { mixes, hosts };
     // Hosts started with an owner key take no layer from anyone else.
     let refused = train_mixnn(
@@ -153,18 +145,6 @@ fn a_mix_node_sees_only_fixed_size_ciphertext_and_training_is_exact() {
     }
 }
 
-fn mixnn_options(owner_key: [u8; 32], step_timeout: Duration) -> MixnnOptions {
-    MixnnOptions {
-        listen: "127.0.0.1:0".into(),
-        route_mixes: 1,
-        step_timeout,
-        retries: 0,
-        checkpoint: None,
-        resume: false,
-        owner_key: Some(owner_key),
-    }
-}
-
 #[test]
 fn a_setup_cut_short_does_not_stop_the_next_owner_session() {
     let data = fashion_subset(128, 64);
@@ -204,7 +184,7 @@ fn a_setup_cut_short_does_not_stop_the_next_owner_session() {
     // The first layer's setup is 4 packets and the fetch after it 1, so the first host keeps
     // part of a setup.
     let train = |setup: &OwnerSetup, timeout: u64| {
-        let options = mixnn_options(owner_key, Duration::from_secs(timeout));
+        let options = loopback_mixnn_options(owner_key, 1, Duration::from_secs(timeout));
         train_mixnn(
             setup,
             &data.train,

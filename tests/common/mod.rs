@@ -245,3 +245,21 @@ pub fn write_reviews(path: &Path, rows: usize) {
     }
     std::fs::write(path, csv).unwrap();
 }
+
+/// MixNN owner options on loopback: routes through `route_mixes` mixes, no retries, no
+/// checkpoint, the set-ups made with `owner_key`.
+pub fn loopback_mixnn_options(
+    owner_key: [u8; 32],
+    route_mixes: usize,
+    step_timeout: std::time::Duration,
+) -> amalgam_owner::mixnn::MixnnOptions {
+    amalgam_owner::mixnn::MixnnOptions {
+        listen: "127.0.0.1:0".into(),
+        route_mixes,
+        step_timeout,
+        retries: 0,
+        checkpoint: None,
+        resume: false,
+        owner_key: Some(owner_key),
+    }
+}
