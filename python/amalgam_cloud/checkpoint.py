@@ -13,6 +13,7 @@ import torch
 
 from .errors import BundleError
 from .files import read_json, write_atomic
+from .weights import torch_save
 
 CHECKPOINT_FORMAT_VERSION = 1
 STATE_FILE = "state.json"
@@ -39,7 +40,7 @@ def save(directory: Path, fingerprint: str, model, optimizer, log: list) -> None
     directory.mkdir(parents=True, exist_ok=True)
     epoch = len(log)
     module = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
-    write_atomic(_epoch_file(directory, epoch), lambda tmp: torch.save({"model": module.state_dict(), "optimizer": optimizer.state_dict()}, tmp))
+    write_atomic(_epoch_file(directory, epoch), lambda tmp: torch_save({"model": module.state_dict(), "optimizer": optimizer.state_dict()}, tmp))
     state = {"format_version": CHECKPOINT_FORMAT_VERSION, "bundle_fingerprint": fingerprint, "epochs_done": epoch, "log": log}
     write_atomic(directory / STATE_FILE, lambda tmp: Path(tmp).write_text(json.dumps(state)))
     if epoch > 0:

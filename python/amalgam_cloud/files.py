@@ -88,9 +88,20 @@ def mapped_tensors(path: Path) -> dict[str, np.ndarray]:
     return tensors
 
 
+def _fsync(path) -> None:
+    """Flushes the file or directory at ``path`` to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, write) -> None:
-    """Calls ``write(temporary_path)``, then renames the temporary file onto ``path``; on any
-    error the temporary file is removed and ``path`` is untouched."""
+    """Calls ``write(temporary_path)``, flushes the temporary file to the disk, then renames it
+    onto ``path`` and flushes the directory, so that a crash (a power loss included) leaves
+    the old file or the whole new one; on any error the temporary file is removed and
+    ``path`` is untouched."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
@@ -99,7 +110,9 @@ def write_atomic(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(directory)
     except BaseException:
         try:
             os.remove(tmp)

@@ -19,6 +19,13 @@ def plain_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: t.detach().to("cpu").contiguous() for name, t in module.state_dict().items()}
 
 
+def torch_save(obj, path) -> None:
+    """``torch.save(obj)`` to ``path`` through a file object, so that the archive's root
+    folder is ``archive`` rather than the name of the temporary file it is written to."""
+    with open(path, "wb") as f:
+        torch.save(obj, f)
+
+
 def save_trained(path, model: torch.nn.Module, bundle_fingerprint: str) -> None:
     """Writes the trained augmented weights (``branches.{i}.{param}``) to ``path``
     atomically: safetensors with ``amalgam.bundle_fingerprint`` in the metadata, or, when the
@@ -26,7 +33,7 @@ def save_trained(path, model: torch.nn.Module, bundle_fingerprint: str) -> None:
     ...})``. ``amalgam extract`` reads both and refuses another bundle's weights."""
     state = plain_state(model)
     if Path(path).suffix in (".pt", ".pth"):
-        write_atomic(path, lambda tmp: torch.save({"state_dict": state, FINGERPRINT_KEY: bundle_fingerprint}, tmp))
+        write_atomic(path, lambda tmp: torch_save({"state_dict": state, FINGERPRINT_KEY: bundle_fingerprint}, tmp))
     else:
         # Imported here: a machine without the safetensors package can still write `.pt`.
         from safetensors.torch import save_file

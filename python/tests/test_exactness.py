@@ -5,6 +5,7 @@ bitwise; and it stops being equal when the branches are coupled."""
 from __future__ import annotations
 
 import json
+import zipfile
 
 import pytest
 import torch
@@ -86,6 +87,8 @@ def test_torch_save_output_extracts_and_foreign_weights_are_refused(tmp_path, im
     bundle, key, _ = make_pair(tmp_path, image_data, CASES["lenet"])
     train_py(bundle, tmp_path / "trained.pt")
     train_py(bundle, tmp_path / "trained.safetensors")
+    # The archive's root folder is torch's default, not the temporary file's name.
+    assert {n.split("/")[0] for n in zipfile.ZipFile(tmp_path / "trained.pt").namelist()} == {"archive"}
     amalgam("extract", "--key", key, "--trained", tmp_path / "trained.pt", "--out", tmp_path / "from-pt")
     amalgam("extract", "--key", key, "--trained", tmp_path / "trained.safetensors", "--out", tmp_path / "from-st")
     assert bitwise_equal(weights(tmp_path / "from-pt" / "model.safetensors"), weights(tmp_path / "from-st" / "model.safetensors"))
