@@ -125,8 +125,8 @@ fn train_args(
     .iter()
     .map(|s| s.to_string())
     .collect();
-    args.extend(["--data".into(), path_arg(&data.to_path_buf())]);
-    args.extend(["--out".into(), path_arg(&out.to_path_buf())]);
+    args.extend(["--data".into(), path_arg(data)]);
+    args.extend(["--out".into(), path_arg(out)]);
     args.extend(["--owner-key".into(), owner_key(nodes)]);
     for m in mixes {
         args.extend(["--mix".into(), path_arg(&m.card)]);

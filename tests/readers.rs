@@ -24,7 +24,7 @@ fn cifar10_batches_are_read_in_order_with_rgb_planes() {
     let first = data.train.sample(0);
     assert_eq!(first[1024], ((1024 * 31 + 7) % 256) as f32 / 255.0);
     // data_batch_2 follows data_batch_1.
-    assert_eq!(data.train.sample(15)[0], (14 % 256) as f32 / 255.0);
+    assert_eq!(data.train.sample(15)[0], 14.0 / 255.0);
 }
 
 #[test]

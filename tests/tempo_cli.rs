@@ -71,9 +71,9 @@ fn train_args(data: &Path, psk: &Path, addr: &str, out: &Path) -> Vec<String> {
     ]
     .iter()
     .map(|s| s.to_string())
-    .chain(["--data".into(), path_arg(&data.to_path_buf())])
-    .chain(["--psk".into(), path_arg(&psk.to_path_buf())])
-    .chain(["--out".into(), path_arg(&out.to_path_buf())])
+    .chain(["--data".into(), path_arg(data)])
+    .chain(["--psk".into(), path_arg(psk)])
+    .chain(["--out".into(), path_arg(out)])
     .collect()
 }
 

@@ -18,7 +18,7 @@ fn augment_text(csv: &Path, extra: &[&str]) -> (Output, tempfile::TempDir) {
         "--task".into(),
         "text".into(),
         "--data".into(),
-        path_arg(&csv.to_path_buf()),
+        path_arg(csv),
         "--bundle".into(),
         path_arg(&bundle),
         "--key".into(),

@@ -3,7 +3,7 @@
 
 pub mod exactness;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use amalgam_core::data::{ImageSet, TokenSet};
@@ -128,7 +128,7 @@ pub fn arg(dir: &Path, name: &str) -> String {
 }
 
 /// A path as a string argument.
-pub fn path_arg(path: &PathBuf) -> String {
+pub fn path_arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
