@@ -1,6 +1,8 @@
 //! Writing outputs so that a failure never leaves a half-written one: files go to a temporary
-//! file in the same directory and are renamed into place; output directories are built under
-//! a temporary name beside their target and renamed when complete.
+//! file in the same directory, flushed to the disk, and are renamed into place; output
+//! directories are built under a temporary name beside their target and renamed when
+//! complete. The directory is flushed after each rename, so that a power loss leaves the old
+//! output or the whole new one.
 
 use std::fs;
 use std::io::Write;
@@ -60,8 +62,15 @@ pub fn create_atomic_with(
     let tmp_path = tmp.path().to_path_buf();
     fill(tmp.as_file_mut(), &tmp_path)?;
     fs::set_permissions(&tmp_path, fs::Permissions::from_mode(mode)).map_err(|e| fail(&e))?;
+    // `fill` may have written through its own handle: fsync flushes the file, not the handle.
+    tmp.as_file().sync_all().map_err(|e| fail(&e))?;
     tmp.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
+    sync_directory(parent_of(path)).map_err(|e| fail(&e))
+}
+
+/// Flushes `dir`'s entries (a rename in it) to the disk.
+fn sync_directory(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
 }
 
 /// Writes `bytes` to `path` atomically with permission bits `mode` (e.g. [`SECRET_MODE`]).
@@ -261,6 +270,7 @@ impl StagingDir {
             let _ = fs::remove_dir_all(&staged);
             Error::file(&self.target, format!("cannot create: {e}"))
         })?;
+        sync_directory(parent_of(&self.target)).map_err(fail)?;
         Ok(self.target)
     }
 }
